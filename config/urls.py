@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="sessions_mgmt:device_list"), name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/devices/", include("sessions_mgmt.urls")),
+    path("accounts/", include("accounts.urls")),
+]

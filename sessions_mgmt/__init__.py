@@ -1,0 +1,1 @@
+"""See and end every session signed in to an account."""

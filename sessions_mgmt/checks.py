@@ -1,0 +1,68 @@
+"""System checks for set-ups in which sessions could not be listed or ended."""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.sessions.backends import signed_cookies
+from django.core.checks import Error, Tags, register
+from django.utils.module_loading import import_string
+
+MIDDLEWARE_PATH = "sessions_mgmt.middleware.DeviceSessionMiddleware"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+@register(Tags.security)
+def check_session_engine(app_configs, **kwargs) -> list[Error]:
+    try:
+        store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    except (ImportError, AttributeError):
+        return []  # Django reports a broken SESSION_ENGINE itself.
+    if issubclass(store_class, signed_cookies.SessionStore):
+        return [
+            Error(
+                "SESSION_ENGINE is signed_cookies, which keeps each session in the browser's "
+                "cookie: the server cannot end such a session, so signing out a device "
+                "would not work.",
+                hint="Use django.contrib.sessions.backends.db, cache, cached_db or file.",
+                id="sessions_mgmt.E001",
+            )
+        ]
+    return []
+
+
+def _position(middleware: list[str], wanted: str) -> int | None:
+    wanted_class = import_string(wanted)
+    for index, path in enumerate(middleware):
+        try:
+            candidate = import_string(path)
+        except ImportError:
+            continue
+        if isinstance(candidate, type) and issubclass(candidate, wanted_class):
+            return index
+    return None
+
+
+@register()
+def check_middleware(app_configs, **kwargs) -> list[Error]:
+    middleware = list(settings.MIDDLEWARE)
+    ours = _position(middleware, MIDDLEWARE_PATH)
+    if ours is None:
+        return [
+            Error(
+                f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: sessions are not tracked, key "
+                "changes are not followed and revoked rows do not end their sessions.",
+                hint=f"Add it to MIDDLEWARE after {AUTH_MIDDLEWARE_PATH}.",
+                id="sessions_mgmt.E002",
+            )
+        ]
+    auth = _position(middleware, AUTH_MIDDLEWARE_PATH)
+    if auth is None or ours < auth:
+        return [
+            Error(
+                f"{MIDDLEWARE_PATH} must come after {AUTH_MIDDLEWARE_PATH} in MIDDLEWARE, "
+                "because it reads the signed-in user that the latter sets.",
+                hint="Move it below AuthenticationMiddleware.",
+                id="sessions_mgmt.E003",
+            )
+        ]
+    return []

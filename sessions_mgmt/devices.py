@@ -1,0 +1,84 @@
+"""Turn a User-Agent header into the device description people see ("Chrome on macOS").
+
+Parsing uses django-user-agents, which keeps parsed results in the cache named by its
+``USER_AGENTS_CACHE`` setting, so a User-Agent seen before costs no regex work. We parse
+once, at sign-in, and store the result; pages never parse.
+"""
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django_user_agents.utils import get_user_agent
+from user_agents import parse
+
+#: Longest User-Agent we store or parse; longer headers are cut to this many characters.
+USER_AGENT_MAX_LENGTH = 512
+
+DESKTOP, MOBILE, TABLET, BOT, OTHER = "desktop", "mobile", "tablet", "bot", "other"
+
+_BROWSER_SUFFIXES = (" Mobile iOS", " Mobile", " iOS")
+_OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
+_APPLE_DEVICES = {"iPhone", "iPad", "iPod"}
+_UNKNOWN = {"", "Other", "Generic Smartphone", "Generic Feature Phone", "Generic Tablet"}
+
+
+@dataclass(frozen=True)
+class Device:
+    user_agent: str
+    browser: str
+    os: str
+    device_type: str
+    name: str
+
+
+def _clean_browser(family: str) -> str:
+    if family in _UNKNOWN:
+        return ""
+    if family.startswith("Mobile "):
+        family = family.removeprefix("Mobile ")
+    for suffix in _BROWSER_SUFFIXES:
+        if family.endswith(suffix):
+            return family.removesuffix(suffix)
+    return family
+
+
+def _parse(user_agent: str):
+    probe = HttpRequest()
+    probe.META["HTTP_USER_AGENT"] = user_agent
+    try:
+        return get_user_agent(probe)
+    except Exception:
+        # The parse cache is an optimisation: an unreachable cache must not stop a sign-in.
+        return parse(user_agent)
+
+
+def describe(user_agent: str | None) -> Device:
+    """Describe a raw User-Agent header; never raises, whatever the header holds."""
+    raw = (user_agent or "")[:USER_AGENT_MAX_LENGTH]
+    parsed = _parse(raw)
+    browser = _clean_browser(parsed.browser.family)[:100]
+    os_family = parsed.os.family
+    os_name = "" if os_family in _UNKNOWN else _OS_NAMES.get(os_family, os_family)[:100]
+
+    if parsed.is_bot:
+        device_type = BOT
+    elif parsed.is_tablet:
+        device_type = TABLET
+    elif parsed.is_mobile:
+        device_type = MOBILE
+    elif parsed.is_pc:
+        device_type = DESKTOP
+    else:
+        device_type = OTHER
+
+    place = parsed.device.family if parsed.device.family in _APPLE_DEVICES else os_name
+    if device_type == BOT or (browser and not place):
+        name = browser or _("Unknown device")
+    elif browser:
+        name = _("%(browser)s on %(place)s") % {"browser": browser, "place": place}
+    elif place:
+        name = _("Unknown browser on %(place)s") % {"place": place}
+    else:
+        name = _("Unknown device")
+    return Device(raw, browser, os_name, device_type, name[:200])

@@ -1,0 +1,146 @@
+"""Keep each signed-in session's ``DeviceSession`` row in step with the session store.
+
+The steady state costs nothing: the row's id and the time of its last update live in the
+session data, which the request has already loaded, so deciding that nothing is due reads
+no database. The middleware only looks at sessions the request itself used (a view that
+never reads ``request.user`` or ``request.session`` gets no work and no query); such a
+request does not count as activity.
+"""
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from .conf import app_settings
+from .devices import describe
+from .models import DeviceSession
+from .network import client_ip
+
+#: Session data key holding ``{"id": <row pk>, "t": <unix time of last row update>}``.
+STATE_KEY = "_sessions_mgmt"
+# Request attribute: the session key the row is known to carry, when it is not the cookie's.
+_TRACKED_KEY_ATTR = "_sessions_mgmt_key"
+# Request attribute: the key whose row was already dropped in this request.
+_FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
+
+
+def _remember(request: HttpRequest, row_id: int) -> None:
+    request.session[STATE_KEY] = {"id": row_id, "t": int(time.time())}
+    setattr(request, _TRACKED_KEY_ATTR, request.session.session_key)
+
+
+def start_tracking(request: HttpRequest, user) -> DeviceSession:
+    """Create the row of a session that has just signed in (called from ``user_logged_in``).
+
+    ``login()`` has already replaced the session key (unless the same user signs in again);
+    the row of the key the browser came with, if any, is dropped: that sign-in is over.
+    """
+    session = request.session
+    if session.session_key is None:  # login() flushed another user's session: make a key
+        session.save()
+    old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if old_key and old_key != session.session_key:
+        forget(request, old_key)
+    elif STATE_KEY in session:  # signed in again without a new key: a fresh row replaces it
+        forget(request, session.session_key)
+    row = DeviceSession.objects.create(
+        user=user, session_key=session.session_key, **_device_fields(request)
+    )
+    _remember(request, row.pk)
+    return row
+
+
+def _device_fields(request: HttpRequest) -> dict:
+    device = describe(request.META.get("HTTP_USER_AGENT"))
+    now = timezone.now()
+    return {
+        "user_agent": device.user_agent,
+        "browser": device.browser,
+        "os": device.os,
+        "device_type": device.device_type,
+        "device_name": device.name,
+        "ip": client_ip(request),
+        "created_at": now,
+        "last_active_at": now,
+        "expires_at": request.session.get_expiry_date(),
+    }
+
+
+def sync(request: HttpRequest) -> None:
+    """Adopt, re-key or touch the row of the request's session, as needed.
+
+    Ends the session when its row has gone: the row was revoked, and a request that was
+    already in flight must not keep the session alive.
+    """
+    session = getattr(request, "session", None)
+    if session is None or not session.accessed:
+        return
+    key = session.session_key
+    if key is None or SESSION_KEY not in session:
+        _forget_if_flushed(request, session)
+        return
+    state = session.get(STATE_KEY)
+    if state is None:
+        _adopt(request)
+        return
+    known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
+        settings.SESSION_COOKIE_NAME
+    )
+    if key == known_key and time.time() - state["t"] < app_settings.TOUCH_INTERVAL:
+        return
+    found = DeviceSession.objects.filter(pk=state["id"]).update(
+        session_key=key,
+        last_active_at=timezone.now(),
+        ip=client_ip(request),
+        expires_at=session.get_expiry_date(),
+    )
+    if found:
+        _remember(request, state["id"])
+    else:
+        session.flush()
+
+
+def forget(request: HttpRequest, session_key: str) -> None:
+    """Drop the row of a session that Django itself has ended (``logout()``, ``flush()``)."""
+    DeviceSession.objects.filter(session_key=session_key).delete_rows()
+    setattr(request, _FORGOTTEN_KEY_ATTR, session_key)
+
+
+def _forget_if_flushed(request: HttpRequest, session) -> None:
+    """A signed-in session flushed during the request (e.g. by Django's password-hash check)
+    loses its row too; a stale or absent cookie, which is not flushed, costs nothing."""
+    old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if (
+        session.modified
+        and session.session_key is None
+        and old_key
+        and old_key != getattr(request, _FORGOTTEN_KEY_ATTR, None)
+    ):
+        forget(request, old_key)
+
+
+def _adopt(request: HttpRequest) -> None:
+    """Give a row to a session that signed in before the app was installed."""
+    user = request.user
+    if not user.is_authenticated:  # the session names a user who no longer exists
+        return
+    row, _ = DeviceSession.objects.get_or_create(
+        session_key=request.session.session_key,
+        defaults={"user": user, **_device_fields(request)},
+    )
+    _remember(request, row.pk)
+
+
+class DeviceSessionMiddleware:
+    """Place after ``SessionMiddleware`` and ``AuthenticationMiddleware``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        sync(request)
+        return response

@@ -1,0 +1,88 @@
+"""One row per signed-in session, linked to Django's session store by its key."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .devices import BOT, DESKTOP, MOBILE, OTHER, TABLET, USER_AGENT_MAX_LENGTH
+
+
+class DeviceSessionQuerySet(models.QuerySet):
+    def live(self) -> "DeviceSessionQuerySet":
+        """Rows whose session has not expired in the store."""
+        return self.filter(expires_at__gt=timezone.now())
+
+    def delete(self):
+        """Delete the rows *and* end their sessions, so no deletion leaves a live cookie."""
+        from . import services
+
+        count = services.end_sessions(self)
+        return count, {self.model._meta.label: count}
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def delete_rows(self):
+        """Delete only the rows, for callers that have already ended the store sessions."""
+        return super().delete()
+
+    delete_rows.alters_data = True
+    delete_rows.queryset_only = True
+
+
+class DeviceSession(models.Model):
+    class DeviceType(models.TextChoices):
+        DESKTOP = DESKTOP, _("Desktop")
+        MOBILE = MOBILE, _("Mobile")
+        TABLET = TABLET, _("Tablet")
+        BOT = BOT, _("Bot")
+        OTHER = OTHER, _("Other")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="device_sessions",
+        verbose_name=_("user"),
+    )
+    # The key in the session store: a bearer credential, never shown anywhere.
+    session_key = models.CharField(_("session key"), max_length=40, unique=True, editable=False)
+    # What URLs, HTML and JSON show instead: random, so it reveals neither key nor count.
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user_agent = models.CharField(_("user agent"), max_length=USER_AGENT_MAX_LENGTH, blank=True)
+    browser = models.CharField(_("browser"), max_length=100, blank=True)
+    os = models.CharField(_("operating system"), max_length=100, blank=True)
+    device_type = models.CharField(
+        _("device type"), max_length=10, choices=DeviceType.choices, default=DeviceType.OTHER
+    )
+    device_name = models.CharField(_("device"), max_length=200, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("signed in"), default=timezone.now)
+    last_active_at = models.DateTimeField(_("last active"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+
+    objects = DeviceSessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("device session")
+        verbose_name_plural = _("device sessions")
+        ordering = ["-last_active_at"]
+        indexes = [models.Index(fields=["user", "-last_active_at"], name="sessions_mg_user_active")]
+
+    def __str__(self) -> str:
+        return self.device_name or str(self.public_id)
+
+    def delete(self, using=None, keep_parents=False):
+        """Delete the row and end its session in the store."""
+        from . import services
+
+        count = services.end_sessions(type(self).objects.filter(pk=self.pk))
+        return count, {self._meta.label: count}
+
+    delete.alters_data = True
+
+    @property
+    def is_live(self) -> bool:
+        return self.expires_at > timezone.now()

@@ -1,0 +1,134 @@
+"""The only code that ends sessions.
+
+Ending a session means deleting its key from the session store *and* its ``DeviceSession``
+row, in that order, inside one transaction: if the store cannot be reached the row stays
+visible and the caller gets :class:`SessionStoreError`, so a live session is never hidden.
+Many sessions are ended in batches of ``SESSIONS_MGMT_REVOKE_BATCH_SIZE``: one bulk delete
+per batch on the database and/or one ``delete_many`` on the cache, never a round trip each.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.sessions.backends import db as db_engine
+from django.core.cache import caches
+from django.db import router, transaction
+
+from .conf import app_settings
+from .models import DeviceSession, DeviceSessionQuerySet
+
+logger = logging.getLogger(__name__)
+
+
+class RevocationError(Exception):
+    """A session could not be ended; nothing about it changed."""
+
+
+class SessionStoreError(RevocationError):
+    """The session store could not be reached; the sessions are still live and still listed."""
+
+
+class CurrentSessionError(RevocationError):
+    """The session asked to be ended is the caller's own; signing out is logout's job."""
+
+
+def live_sessions(user) -> DeviceSessionQuerySet:
+    """The user's sessions that have not expired, most recently active first."""
+    return DeviceSession.objects.filter(user=user).live().order_by("-last_active_at")
+
+
+def list_devices(user, current_session_key: str | None) -> list[DeviceSession]:
+    """The user's live sessions for display: the current one first, flagged ``is_current``."""
+    rows = list(live_sessions(user))
+    for row in rows:
+        row.is_current = current_session_key is not None and row.session_key == current_session_key
+    rows.sort(key=lambda row: not row.is_current)  # stable: keeps most-recent-first order
+    return rows
+
+
+def get_session(user, public_id: str | uuid.UUID) -> DeviceSession:
+    """The user's session with this public id; another user's id is treated as unknown.
+
+    Raises ``DeviceSession.DoesNotExist`` for unknown, malformed and foreign ids alike, so
+    a caller cannot tell them apart.
+    """
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        raise DeviceSession.DoesNotExist from None
+    return live_sessions(user).get(public_id=public_id)
+
+
+def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None) -> DeviceSession:
+    """End one of the user's sessions, but never the one making the request."""
+    row = get_session(user, public_id)
+    if current_session_key is not None and row.session_key == current_session_key:
+        raise CurrentSessionError
+    end_sessions(DeviceSession.objects.filter(pk=row.pk))
+    return row
+
+
+def revoke_others(user, keep_session_key: str | None) -> int:
+    """End every live session of the user except ``keep_session_key``; return how many."""
+    return end_sessions(live_sessions(user).exclude(session_key=keep_session_key))
+
+
+def revoke_all(user) -> int:
+    """End every session of the user, expired rows included; return how many rows went."""
+    return end_sessions(DeviceSession.objects.filter(user=user))
+
+
+def end_sessions(queryset: DeviceSessionQuerySet) -> int:
+    """End the sessions of every row in ``queryset`` and delete the rows; return the count.
+
+    Rows are taken in primary-key order, one batch at a time, so memory stays flat however
+    many rows match.
+    """
+    batch_size = app_settings.REVOKE_BATCH_SIZE
+    using = router.db_for_write(DeviceSession)
+    rows = queryset.order_by("pk").values_list("pk", "session_key")
+    total, last_pk = 0, None
+    while True:
+        page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
+        batch = list(page[:batch_size])
+        if not batch:
+            return total
+        pks = [pk for pk, _ in batch]
+        with transaction.atomic(using=using):
+            delete_store_keys([key for _, key in batch])
+            DeviceSession.objects.filter(pk__in=pks).delete_rows()
+        total += len(batch)
+        last_pk = pks[-1]
+        if len(batch) < batch_size:
+            return total
+
+
+def delete_store_keys(session_keys: Sequence[str]) -> None:
+    """Delete these keys from the configured session store, in as few round trips as it allows.
+
+    Raises :class:`SessionStoreError` when the store fails; keys already gone are fine.
+    """
+    if not session_keys:
+        return
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    uses_db = issubclass(store_class, db_engine.SessionStore)  # db and cached_db
+    uses_cache = hasattr(store_class, "cache_key_prefix")  # cache and cached_db
+    try:
+        if uses_db:
+            model = store_class.get_model_class()
+            model._default_manager.filter(session_key__in=list(session_keys)).delete()
+        if uses_cache:
+            prefix = store_class.cache_key_prefix
+            caches[settings.SESSION_CACHE_ALIAS].delete_many([prefix + k for k in session_keys])
+        if not (uses_db or uses_cache):  # file, or an engine we know nothing about
+            store = store_class()
+            for key in session_keys:
+                store.delete(key)
+    except Exception as exc:
+        logger.warning(
+            "Could not end %d session(s): the session store failed: %r", len(session_keys), exc
+        )
+        raise SessionStoreError(str(exc)) from exc

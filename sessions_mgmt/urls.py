@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "sessions_mgmt"
+
+urlpatterns = [
+    path("", views.DeviceListView.as_view(), name="device_list"),
+    path("<uuid:public_id>/sign-out/", views.RevokeDeviceView.as_view(), name="revoke"),
+    path("sign-out-others/", views.RevokeOtherDevicesView.as_view(), name="revoke_others"),
+]

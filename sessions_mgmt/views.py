@@ -1,0 +1,88 @@
+"""The "Your devices" page and its two sign-out forms (POST, CSRF, post/redirect/get)."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
+
+from . import services
+from .middleware import sync
+from .models import DeviceSession
+
+LIST_URL = "sessions_mgmt:device_list"
+
+
+@method_decorator(never_cache, name="dispatch")
+class DeviceListView(LoginRequiredMixin, TemplateView):
+    template_name = "sessions_mgmt/device_list.html"
+
+    def get_context_data(self, **kwargs):
+        sync(self.request)  # a session signed in before the app was installed gets its row now
+        devices = services.list_devices(self.request.user, self.request.session.session_key)
+        return super().get_context_data(devices=devices, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
+class RevokeDeviceView(LoginRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, public_id) -> HttpResponse:
+        try:
+            row = services.revoke(
+                request.user, public_id, current_session_key=request.session.session_key
+            )
+        except DeviceSession.DoesNotExist:
+            return render(request, "sessions_mgmt/device_not_found.html", status=404)
+        except services.CurrentSessionError:
+            messages.error(
+                request,
+                _("This is the device you are using. To sign out here, use Sign out."),
+            )
+        except services.SessionStoreError:
+            messages.error(
+                request,
+                _(
+                    "We could not sign that device out just now. Nothing was changed; "
+                    "please try again in a moment."
+                ),
+            )
+        else:
+            messages.success(request, _("Signed out of %(device)s.") % {"device": row})
+        return redirect(LIST_URL)
+
+
+@method_decorator(never_cache, name="dispatch")
+class RevokeOtherDevicesView(LoginRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            count = services.revoke_others(request.user, request.session.session_key)
+        except services.SessionStoreError:
+            messages.error(
+                request,
+                _(
+                    "We could not sign out your other devices just now. Some may still be "
+                    "signed in; they are still listed. Please try again in a moment."
+                ),
+            )
+        else:
+            if count:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Signed out of %(count)d other device.",
+                        "Signed out of %(count)d other devices.",
+                        count,
+                    )
+                    % {"count": count},
+                )
+            else:
+                messages.info(request, _("No other device was signed in."))
+        return redirect(LIST_URL)

@@ -1,0 +1,38 @@
+from django.core.checks import Error
+
+from sessions_mgmt.checks import MIDDLEWARE_PATH, check_middleware, check_session_engine
+
+AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def ids(errors: list[Error]) -> list[str]:
+    return [e.id for e in errors]
+
+
+def test_supported_engines_pass(settings):
+    for engine in ("db", "cache", "cached_db", "file"):
+        settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
+        assert check_session_engine(None) == []
+
+
+def test_signed_cookies_is_an_error_that_says_why(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    [error] = check_session_engine(None)
+    assert error.id == "sessions_mgmt.E001"
+    assert "cannot end such a session" in error.msg
+    assert "db, cache, cached_db or file" in error.hint
+
+
+def test_demo_middleware_passes():
+    assert check_middleware(None) == []
+
+
+def test_missing_middleware_is_an_error(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
+    assert ids(check_middleware(None)) == ["sessions_mgmt.E002"]
+
+
+def test_middleware_before_authentication_is_an_error(settings):
+    rest = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
+    settings.MIDDLEWARE = [MIDDLEWARE_PATH, *rest]
+    assert ids(check_middleware(None)) == ["sessions_mgmt.E003"]
