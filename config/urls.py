@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/devices/", include("sessions_mgmt.urls")),
     path("accounts/", include("accounts.urls")),
+    path("me/", include("sessions_mgmt.api_urls")),
 ]

@@ -11,6 +11,7 @@ from django.conf import settings
 DEFAULTS = {
     "TOUCH_INTERVAL": 60,
     "REVOKE_BATCH_SIZE": 500,
+    "LOGOUT_URL": "logout",
 }
 
 

@@ -9,13 +9,16 @@ per batch on the database and/or one ``delete_many`` on the cache, never a round
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from importlib import import_module
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.sessions.backends import db as db_engine
 from django.core.cache import caches
 from django.db import router, transaction
+from django.utils import timezone
 
 from .conf import app_settings
 from .models import DeviceSession, DeviceSessionQuerySet
@@ -81,29 +84,96 @@ def revoke_all(user) -> int:
     return end_sessions(DeviceSession.objects.filter(user=user))
 
 
-def end_sessions(queryset: DeviceSessionQuerySet) -> int:
-    """End the sessions of every row in ``queryset`` and delete the rows; return the count.
+def revoke_users(users) -> int:
+    """End every session of these users (a queryset or list of users or ids)."""
+    return end_sessions(DeviceSession.objects.filter(user__in=users))
 
-    Rows are taken in primary-key order, one batch at a time, so memory stays flat however
-    many rows match.
+
+class Row(NamedTuple):
+    pk: int
+    session_key: str
+    user_id: Any
+    expires_at: datetime
+
+
+def batches(queryset: DeviceSessionQuerySet, batch_size: int | None = None) -> Iterator[list[Row]]:
+    """The rows of ``queryset`` in primary-key order, ``batch_size`` at a time.
+
+    Each batch is fetched after the previous one was handled, by key (``pk > last``), so
+    memory stays flat and deleting the rows of a batch does not shift the next one.
     """
-    batch_size = app_settings.REVOKE_BATCH_SIZE
-    using = router.db_for_write(DeviceSession)
-    rows = queryset.order_by("pk").values_list("pk", "session_key")
-    total, last_pk = 0, None
+    size = batch_size or app_settings.REVOKE_BATCH_SIZE
+    rows = queryset.order_by("pk").values_list("pk", "session_key", "user_id", "expires_at")
+    last_pk = None
     while True:
         page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
-        batch = list(page[:batch_size])
+        batch = [Row(*row) for row in page[:size]]
         if not batch:
-            return total
-        pks = [pk for pk, _ in batch]
-        with transaction.atomic(using=using):
-            delete_store_keys([key for _, key in batch])
-            DeviceSession.objects.filter(pk__in=pks).delete_rows()
-        total += len(batch)
-        last_pk = pks[-1]
-        if len(batch) < batch_size:
-            return total
+            return
+        yield batch
+        if len(batch) < size:
+            return
+        last_pk = batch[-1].pk
+
+
+def end_rows(rows: Sequence[Row]) -> int:
+    """End one batch of sessions: store keys first, then rows, in one transaction."""
+    if not rows:
+        return 0
+    with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        delete_store_keys([row.session_key for row in rows])
+        DeviceSession.objects.filter(pk__in=[row.pk for row in rows]).delete_rows()
+    return len(rows)
+
+
+def end_sessions(
+    queryset: DeviceSessionQuerySet,
+    *,
+    batch_size: int | None = None,
+    on_batch: Callable[[list[Row]], None] | None = None,
+) -> int:
+    """End the sessions of every row in ``queryset`` and delete the rows; return the count.
+
+    ``on_batch`` is called with each batch once it has been ended (for progress reports).
+    """
+    total = 0
+    for batch in batches(queryset, batch_size):
+        total += end_rows(batch)
+        if on_batch is not None:
+            on_batch(batch)
+    return total
+
+
+def dead_rows(rows: Sequence[Row]) -> list[Row]:
+    """The rows whose session has expired or is no longer in the session store."""
+    now = timezone.now()
+    alive = alive_store_keys([row.session_key for row in rows if row.expires_at > now])
+    return [row for row in rows if row.session_key not in alive]
+
+
+def alive_store_keys(session_keys: Sequence[str]) -> set[str]:
+    """Which of these keys still hold an unexpired session in the configured store."""
+    if not session_keys:
+        return set()
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    try:
+        if issubclass(store_class, db_engine.SessionStore):  # the database is the truth
+            model = store_class.get_model_class()
+            return set(
+                model._default_manager.filter(
+                    session_key__in=list(session_keys), expire_date__gt=timezone.now()
+                ).values_list("session_key", flat=True)
+            )
+        if hasattr(store_class, "cache_key_prefix"):
+            prefix = store_class.cache_key_prefix
+            found = caches[settings.SESSION_CACHE_ALIAS].get_many(
+                [prefix + k for k in session_keys]
+            )
+            return {key.removeprefix(prefix) for key in found}
+        store = store_class()
+        return {key for key in session_keys if store.exists(key)}
+    except Exception as exc:
+        raise SessionStoreError(str(exc)) from exc
 
 
 def delete_store_keys(session_keys: Sequence[str]) -> None:

@@ -1,5 +1,8 @@
+from importlib import import_module
+
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 
@@ -64,6 +67,11 @@ def sign_in(db):
     return _sign_in
 
 
+def store_has(session_key: str) -> bool:
+    """Whether the configured session store still holds this session."""
+    return import_module(django_settings.SESSION_ENGINE).SessionStore().exists(session_key)
+
+
 def session_key_of(client: Client) -> str:
     return client.cookies[django_settings.SESSION_COOKIE_NAME].value
 
@@ -76,3 +84,13 @@ def is_signed_in(client: Client) -> bool:
         return False
     assert response.status_code == 200
     return True
+
+
+@pytest.fixture
+def broken_cache(monkeypatch, engine):
+    """The cache refuses to delete, as an unreachable Redis would (use with a cache engine)."""
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("cache is down")
+
+    monkeypatch.setattr(type(caches["default"]), "delete_many", refuse)

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -75,14 +74,6 @@ def test_revoke_refuses_the_callers_own_session():
     with pytest.raises(services.CurrentSessionError):
         services.revoke(row.user, row.public_id, current_session_key=row.session_key)
     assert DeviceSession.objects.filter(pk=row.pk).exists()
-
-
-@pytest.fixture
-def broken_cache(monkeypatch, engine):
-    def refuse(*args, **kwargs):
-        raise ConnectionError("cache is down")
-
-    monkeypatch.setattr(type(caches["default"]), "delete_many", refuse)
 
 
 @pytest.mark.parametrize("engine", ["cache", "cached_db"], indirect=True)

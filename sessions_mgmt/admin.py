@@ -1,0 +1,168 @@
+"""Staff see and end sessions in the Django admin; every ending goes through services.
+
+The session key is never shown: it is excluded from every list, form and inline, and the
+admin addresses rows by primary key.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import DeviceSession
+
+DISPLAY_FIELDS = (
+    "user",
+    "device_name",
+    "browser",
+    "os",
+    "device_type",
+    "ip",
+    "user_agent",
+    "created_at",
+    "last_active_at",
+    "expires_at",
+    "public_id",
+)
+
+
+class LiveFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "live"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Live")), ("no", _("Expired"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(expires_at__gt=timezone.now())
+        if self.value() == "no":
+            return queryset.filter(expires_at__lte=timezone.now())
+        return queryset
+
+
+def _report(modeladmin, request: HttpRequest, count: int) -> None:
+    modeladmin.message_user(
+        request,
+        ngettext("Revoked %(count)d session.", "Revoked %(count)d sessions.", count)
+        % {"count": count},
+        messages.SUCCESS,
+    )
+
+
+def _store_failed(modeladmin, request: HttpRequest) -> None:
+    modeladmin.message_user(
+        request,
+        _(
+            "The session store could not be reached. The sessions that were not ended are "
+            "still live and still listed; please try again."
+        ),
+        messages.ERROR,
+    )
+
+
+@admin.register(DeviceSession)
+class DeviceSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "device_name",
+        "user",
+        "ip",
+        "created_at",
+        "last_active_at",
+        "expires_at",
+        "live",
+    )
+    list_filter = ("device_type", "browser", "os", LiveFilter)
+    search_fields = ("user__username", "user__email", "ip")
+    list_select_related = ("user",)
+    fields = DISPLAY_FIELDS
+    readonly_fields = DISPLAY_FIELDS
+    ordering = ("-last_active_at",)
+    date_hierarchy = "last_active_at"
+    actions = ["revoke_selected"]
+
+    @admin.display(boolean=True, description=_("live"))
+    def live(self, obj: DeviceSession) -> bool:
+        return obj.is_live
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(permissions=["delete"], description=_("Revoke selected sessions"))
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        try:
+            _report(self, request, services.end_sessions(queryset))
+        except services.SessionStoreError:
+            _store_failed(self, request)
+
+    def delete_model(self, request, obj: DeviceSession) -> None:
+        obj.delete()  # ends the real session through services
+
+    def delete_queryset(self, request, queryset) -> None:
+        queryset.delete()  # ends the real sessions through services
+
+    def changelist_view(self, request, extra_context=None):
+        try:  # the bulk "Delete selected" action, when the store is down
+            return super().changelist_view(request, extra_context)
+        except services.SessionStoreError:
+            return self._store_failed_response(request)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except services.SessionStoreError:
+            return self._store_failed_response(request)
+
+    def _store_failed_response(self, request: HttpRequest) -> HttpResponseRedirect:
+        _store_failed(self, request)
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist",
+                current_app=self.admin_site.name,
+            )
+        )
+
+
+class DeviceSessionInline(admin.TabularInline):
+    """Read-only list of a user's devices, for your own ``UserAdmin.inlines``."""
+
+    model = DeviceSession
+    fields = ("device_name", "ip", "created_at", "last_active_at", "expires_at")
+    readonly_fields = fields
+    ordering = ("-last_active_at",)
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("signed-in devices")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.action(description=_("Sign out of all devices"))
+def sign_out_all_devices(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    """A user-admin action: end every session of the selected users.
+
+    Needs the permission to delete device sessions, checked here because the action lives
+    on another model's admin.
+    """
+    if not request.user.has_perm(f"{DeviceSession._meta.app_label}.delete_devicesession"):
+        modeladmin.message_user(
+            request, _("You do not have permission to sign users out."), messages.ERROR
+        )
+        return
+    try:
+        _report(modeladmin, request, services.revoke_users(queryset))
+    except services.SessionStoreError:
+        _store_failed(modeladmin, request)

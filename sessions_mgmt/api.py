@@ -1,0 +1,115 @@
+"""The JSON API for single-page and mobile clients, with the HTML page's semantics.
+
+``GET /me/sessions``, ``DELETE /me/sessions/<id>``, ``POST /me/sessions/revoke-all``.
+The session cookie is the credential, so unsafe methods need the CSRF token in the
+``X-CSRFToken`` header. Every answer, errors included, is JSON; an error has an ``error`` key.
+"""
+
+import logging
+
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import resolve_url
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from . import services
+from .conf import app_settings
+from .middleware import sync
+from .models import DeviceSession
+
+logger = logging.getLogger(__name__)
+
+
+def error(message: str, status: int, **headers) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status, headers=headers)
+
+
+def serialize(row: DeviceSession) -> dict:
+    return {
+        "id": str(row.public_id),
+        "deviceName": row.device_name,
+        "ip": row.ip,
+        "lastActiveAt": row.last_active_at.isoformat(),
+        "createdAt": row.created_at.isoformat(),
+        "isCurrent": row.is_current,
+    }
+
+
+def _csrf_failed(request: HttpRequest) -> bool:
+    """Django's own CSRF check, run here so that a failure can be answered in JSON."""
+    checker = CsrfViewMiddleware(lambda request: None)
+    return checker.process_view(request, None, (), {}) is not None
+
+
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class ApiView(View):
+    """Authentication (401), method (405) and CSRF (403) checks, all answered in JSON."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return error("Authentication required: sign in first.", 401)
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        if method not in ("get", "head", "options", "trace") and _csrf_failed(request):
+            return error(
+                "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header.",
+                403,
+            )
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except services.SessionStoreError:
+            return error(
+                "The session store is unavailable. Nothing was hidden: sessions not ended "
+                "are still listed. Try again later.",
+                503,
+            )
+        except Exception:  # answered in JSON too, never as an HTML error page
+            logger.exception("Session API error on %s %s", request.method, request.path)
+            return error("Internal error.", 500)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
+        allowed = ", ".join(m.upper() for m in self._allowed_methods())
+        return error(f"Method {request.method} not allowed; use {allowed}.", 405, Allow=allowed)
+
+
+class SessionListApi(ApiView):
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        sync(request)  # adopt a session signed in before the app was installed
+        rows = services.list_devices(request.user, request.session.session_key)
+        return JsonResponse([serialize(row) for row in rows], safe=False)
+
+
+class SessionDetailApi(ApiView):
+    http_method_names = ["delete", "options"]
+
+    def delete(self, request: HttpRequest, public_id: str) -> JsonResponse:
+        try:
+            services.revoke(
+                request.user, public_id, current_session_key=request.session.session_key
+            )
+        except DeviceSession.DoesNotExist:
+            return error("Session not found", 404)
+        except services.CurrentSessionError:
+            logout_url = resolve_url(app_settings.LOGOUT_URL)
+            return error(
+                f"This is the current session. To end it, sign out: POST {logout_url}", 400
+            )
+        return JsonResponse({"message": "Session revoked."})
+
+
+class RevokeAllApi(ApiView):
+    http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        count = services.revoke_others(request.user, request.session.session_key)
+        return JsonResponse({"message": "All other sessions have been revoked.", "revoked": count})
+
+
+def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    return error("Not found", 404)

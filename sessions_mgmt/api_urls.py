@@ -1,0 +1,14 @@
+"""Mount with ``path("me/", include("sessions_mgmt.api_urls"))`` for the documented paths."""
+
+from django.urls import path, re_path
+
+from . import api
+
+app_name = "sessions_mgmt_api"
+
+urlpatterns = [
+    path("sessions", api.SessionListApi.as_view(), name="list"),
+    path("sessions/revoke-all", api.RevokeAllApi.as_view(), name="revoke_all"),
+    path("sessions/<str:public_id>", api.SessionDetailApi.as_view(), name="detail"),
+    re_path(r"^.*$", api.not_found),
+]

@@ -1,0 +1,214 @@
+"""``manage.py revoke_sessions``: end sessions by user, by inactivity, or everyone's.
+
+Selectors combine: ``--user alice --inactive-for 30d`` ends alice's sessions idle for 30
+days. ``--expired`` prunes, among the selected rows (all rows when alone), only those whose
+session has expired or left the store. ``--all`` asks for confirmation unless ``--no-input``.
+Work is done in batches (``--batch-size``), so memory does not grow with the number of
+sessions; every ending goes through ``sessions_mgmt.services``.
+"""
+
+import re
+import time
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from sessions_mgmt import services
+from sessions_mgmt.conf import app_settings
+from sessions_mgmt.models import DeviceSession
+
+DURATION = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+PROGRESS_EVERY = 5.0  # seconds between two progress lines
+
+
+def parse_duration(value: str) -> timedelta:
+    match = DURATION.match(value.strip().lower())
+    if not match:
+        raise CommandError(
+            f"--inactive-for: {value!r} is not a duration; use a number and a unit, "
+            "e.g. 45m, 12h, 30d or 2w."
+        )
+    return timedelta(**{UNITS[match[2]]: int(match[1])})
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise CommandError(f"--batch-size: {value!r} is not a whole number of at least 1.")
+    return number
+
+
+class Progress:
+    """Counts what was ended, and says so on stderr every few seconds on long runs."""
+
+    def __init__(self, stream, expected: int) -> None:
+        self.stream, self.expected = stream, expected
+        self.done, self.users = 0, set()
+        self.last = time.monotonic()
+
+    def __call__(self, batch: list[services.Row]) -> None:
+        self.done += len(batch)
+        self.users.update(row.user_id for row in batch)
+        if time.monotonic() - self.last >= PROGRESS_EVERY:
+            self.last = time.monotonic()
+            self.stream.write(f"  {self.done:,} of {self.expected:,} sessions revoked…")
+
+
+class Command(BaseCommand):
+    help = "End signed-in sessions: of some users, inactive ones, expired ones, or everyone's."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--user",
+            action="append",
+            default=[],
+            metavar="USER",
+            help="Username, email or id of a user whose sessions to end (repeatable).",
+        )
+        parser.add_argument("--all", action="store_true", help="End the sessions of every user.")
+        parser.add_argument(
+            "--inactive-for",
+            metavar="DURATION",
+            help="Only sessions not active for this long: 45m, 12h, 30d, 2w.",
+        )
+        parser.add_argument(
+            "--expired",
+            action="store_true",
+            help="Prune rows whose session has expired or is gone from the session store.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print what would be ended; change nothing."
+        )
+        parser.add_argument(
+            "--no-input",
+            "--noinput",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask for confirmation (needed with --all when not at a terminal).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            default=None,
+            metavar="N",
+            help=f"Sessions per batch (default {app_settings.REVOKE_BATCH_SIZE}).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        users, everyone = options["user"], options["all"]
+        inactive_for, expired = options["inactive_for"], options["expired"]
+        if not (users or everyone or inactive_for or expired):
+            raise CommandError(
+                "Say whose sessions to end: --user USER, --all, --inactive-for DURATION "
+                "or --expired."
+            )
+        if users and everyone:
+            raise CommandError("--user and --all exclude each other.")
+        batch_size = (
+            positive_int(options["batch_size"])
+            if options["batch_size"] is not None
+            else app_settings.REVOKE_BATCH_SIZE
+        )
+        cutoff = timezone.now() - parse_duration(inactive_for) if inactive_for else None
+
+        rows = DeviceSession.objects.all()
+        if users:
+            rows = rows.filter(user__in=self.find_users(users))
+        if cutoff is not None:
+            rows = rows.filter(last_active_at__lt=cutoff)
+
+        if expired:  # prune the dead among the selected rows; live ones are left alone
+            self.prune(rows, batch_size, options)
+            return
+        self.revoke(rows, batch_size, options)
+
+    def find_users(self, identifiers: list[str]) -> list:
+        User = get_user_model()
+        email_field = User.get_email_field_name()
+        found, missing = [], []
+        for identifier in identifiers:
+            lookups = [Q(**{User.USERNAME_FIELD: identifier})]
+            if email_field:
+                lookups.append(Q(**{f"{email_field}__iexact": identifier}))
+            if identifier.isdigit():
+                lookups.append(Q(pk=int(identifier)))
+            for lookup in lookups:
+                matches = list(User._default_manager.filter(lookup)[:2])
+                if len(matches) == 1:
+                    found.append(matches[0].pk)
+                    break
+                if len(matches) > 1:
+                    raise CommandError(f"--user {identifier!r} matches more than one user.")
+            else:
+                missing.append(identifier)
+        if missing:
+            raise CommandError(
+                "No such user: " + ", ".join(repr(m) for m in missing) + ". Nothing was revoked."
+            )
+        return found
+
+    def revoke(self, rows, batch_size: int, options) -> None:
+        totals = rows.aggregate(sessions=Count("pk"), users=Count("user", distinct=True))
+        sessions, users = totals["sessions"], totals["users"]
+        if options["dry_run"]:
+            self.describe(rows, sessions, users)
+            return
+        if sessions and options["all"] and options["interactive"]:
+            self.confirm(sessions, users)
+
+        progress = Progress(self.stderr, sessions)
+        try:
+            done = services.end_sessions(rows, batch_size=batch_size, on_batch=progress)
+        except services.SessionStoreError as exc:
+            raise CommandError(
+                f"The session store failed after {progress.done:,} sessions were ended: {exc}. "
+                "The rest are still live and still listed; run the command again."
+            ) from exc
+        self.stdout.write(
+            f"Revoked {done:,} session{'s' if done != 1 else ''} of {len(progress.users):,} "
+            f"user{'s' if len(progress.users) != 1 else ''}."
+        )
+
+    def prune(self, rows, batch_size: int, options) -> None:
+        found = ended = 0
+        try:
+            for batch in services.batches(rows, batch_size):
+                dead = services.dead_rows(batch)
+                found += len(dead)
+                if not options["dry_run"]:
+                    ended += services.end_rows(dead)
+        except services.SessionStoreError as exc:
+            raise CommandError(f"The session store failed after {ended:,} rows: {exc}") from exc
+        if options["dry_run"]:
+            self.stdout.write(f"Would prune {found:,} expired or vanished sessions.")
+        else:
+            self.stdout.write(f"Pruned {ended:,} expired or vanished sessions.")
+
+    def describe(self, rows, sessions: int, users: int) -> None:
+        per_user = (
+            rows.values("user__" + get_user_model().USERNAME_FIELD)
+            .annotate(n=Count("pk"))
+            .order_by("-n")[:20]
+        )
+        for line in per_user:
+            name = line["user__" + get_user_model().USERNAME_FIELD]
+            self.stdout.write(f"  {name}: {line['n']:,}")
+        if users > 20:
+            self.stdout.write(f"  … and {users - 20:,} more users")
+        self.stdout.write(f"Would revoke {sessions:,} sessions of {users:,} users. (dry run)")
+
+    def confirm(self, sessions: int, users: int) -> None:
+        try:
+            answer = input(
+                f"This signs out {sessions:,} sessions of {users:,} users. Type 'yes' to continue: "
+            )
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            raise CommandError("Cancelled: nothing was revoked.")

@@ -1,0 +1,48 @@
+"""Every way a row or its user goes away ends the real session."""
+
+import pytest
+
+from sessions_mgmt.models import DeviceSession
+
+from .conftest import IPHONE_SAFARI, MAC_CHROME, is_signed_in, session_key_of, store_has
+from .factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_deleting_the_user_ends_their_sessions(engine, user, sign_in):
+    phone = sign_in(user, IPHONE_SAFARI)
+    bystander = sign_in(UserFactory(), MAC_CHROME)
+    user.delete()
+    assert not store_has(session_key_of(phone))
+    assert not is_signed_in(phone)
+    assert is_signed_in(bystander)
+    assert DeviceSession.objects.count() == 1
+
+
+def test_deleting_users_in_bulk_ends_their_sessions(engine, sign_in):
+    users = UserFactory.create_batch(2)
+    clients = [sign_in(u, IPHONE_SAFARI) for u in users]
+    type(users[0]).objects.filter(pk__in=[u.pk for u in users]).delete()
+    assert [is_signed_in(c) for c in clients] == [False, False]
+
+
+def test_queryset_delete_ends_the_sessions(engine, user, sign_in):
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user, MAC_CHROME)
+    DeviceSession.objects.filter(user=user, device_name="Safari on iPhone").delete()
+    assert not is_signed_in(phone)
+    assert is_signed_in(laptop)
+
+
+def test_deactivating_the_user_ends_their_sessions(engine, user, sign_in):
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user, MAC_CHROME)
+    keys = [session_key_of(phone), session_key_of(laptop)]
+    user.is_active = False
+    user.save()
+    # Django's backend would refuse an inactive user anyway; the sessions must be gone too.
+    assert not any(store_has(key) for key in keys)
+    assert not is_signed_in(phone)
+    assert not is_signed_in(laptop)
+    assert not DeviceSession.objects.filter(user=user).exists()
