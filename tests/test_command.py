@@ -148,3 +148,17 @@ def test_store_failure_is_a_command_error(broken_cache):
         run("--all", "--no-input")
     assert DeviceSession.objects.count() == 2
     assert all(store_has(row.session_key) for row in rows)
+
+
+def test_long_runs_report_progress(monkeypatch):
+    monkeypatch.setattr("sessions_mgmt.management.commands.revoke_sessions.PROGRESS_EVERY", 0.0)
+    DeviceSessionFactory.create_batch(5)
+    err = StringIO()
+    call_command(
+        "revoke_sessions", "--all", "--no-input", "--batch-size", "2", stdout=StringIO(), stderr=err
+    )
+    assert err.getvalue().splitlines() == [
+        "  2 of 5 sessions revoked…",
+        "  4 of 5 sessions revoked…",
+        "  5 of 5 sessions revoked…",
+    ]
