@@ -12,6 +12,7 @@ DEFAULTS = {
     "TOUCH_INTERVAL": 60,
     "REVOKE_BATCH_SIZE": 500,
     "LOGOUT_URL": "logout",
+    "SIGN_OUT_ON_PASSWORD_CHANGE": True,
 }
 
 

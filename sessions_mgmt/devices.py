@@ -5,6 +5,7 @@ Parsing uses django-user-agents, which keeps parsed results in the cache named b
 once, at sign-in, and store the result; pages never parse.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -53,9 +54,23 @@ def _parse(user_agent: str):
         return parse(user_agent)
 
 
+def clean_header(value: str | None) -> str:
+    """The header as text a database stores and a page shows, cut to the stored maximum.
+
+    WSGI hands headers over as Latin-1; a UTF-8 header is decoded back to what the client
+    sent. Control characters (NUL among them, which PostgreSQL refuses) and lone surrogates
+    are dropped.
+    """
+    text = value or ""
+    with contextlib.suppress(UnicodeError):
+        text = text.encode("latin-1").decode("utf-8")
+    text = "".join(ch for ch in text if ch.isprintable())
+    return text[:USER_AGENT_MAX_LENGTH]
+
+
 def describe(user_agent: str | None) -> Device:
     """Describe a raw User-Agent header; never raises, whatever the header holds."""
-    raw = (user_agent or "")[:USER_AGENT_MAX_LENGTH]
+    raw = clean_header(user_agent)
     parsed = _parse(raw)
     browser = _clean_browser(parsed.browser.family)[:100]
     os_family = parsed.os.family

@@ -8,6 +8,7 @@ request does not count as activity.
 """
 
 import time
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -23,6 +24,7 @@ from .network import client_ip
 STATE_KEY = "_sessions_mgmt"
 # Request attribute: the session key the row is known to carry, when it is not the cookie's.
 _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
+_current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
 # Request attribute: the key whose row was already dropped in this request.
 _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
 
@@ -134,6 +136,11 @@ def _adopt(request: HttpRequest) -> None:
     _remember(request, row.pk)
 
 
+def current_request() -> HttpRequest | None:
+    """The request being handled in this context, for receivers that need its session."""
+    return _current_request.get()
+
+
 class DeviceSessionMiddleware:
     """Place after ``SessionMiddleware`` and ``AuthenticationMiddleware``."""
 
@@ -141,6 +148,10 @@ class DeviceSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        sync(request)
+        token = _current_request.set(request)
+        try:
+            response = self.get_response(request)
+            sync(request)
+        finally:
+            _current_request.reset(token)
         return response

@@ -44,3 +44,17 @@ def test_describe_truncates_a_huge_header():
     assert len(device.user_agent) == USER_AGENT_MAX_LENGTH
     assert device.user_agent.startswith(MAC_CHROME)
     assert device.name == "Chrome on macOS"
+
+
+@pytest.mark.parametrize(
+    ("header", "stored"),
+    [
+        ("Mozilla/5.0 \x00(X11)\x07", "Mozilla/5.0 (X11)"),
+        ("Bad\ud800Surrogate", "BadSurrogate"),
+        # A UTF-8 header as WSGI hands it over (Latin-1) is decoded back.
+        ("Appli 😀 ünïcode/1.0".encode().decode("latin-1"), "Appli 😀 ünïcode/1.0"),
+        ("مرحبا 世界 Ω/2.0", "مرحبا 世界 Ω/2.0"),
+    ],
+)
+def test_describe_stores_clean_text(header, stored):
+    assert describe(header).user_agent == stored

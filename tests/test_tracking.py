@@ -10,10 +10,14 @@ from django.utils import timezone
 
 from sessions_mgmt.models import DeviceSession
 
-from .conftest import IPHONE_SAFARI, MAC_CHROME, is_signed_in, session_key_of
+from .conftest import IPHONE_SAFARI, MAC_CHROME, is_signed_in, session_key_of, store_has
 from .factories import PASSWORD, UserFactory, store_session
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls")]
+
+
+def store_has_any(keys: list[str]) -> bool:
+    return any(store_has(key) for key in keys)
 
 
 def keys_of(user) -> list[str]:
@@ -128,10 +132,43 @@ def test_touch_updates_last_active_and_ip(engine, user, sign_in):
     assert abs(row.expires_at - expected_expiry) < timedelta(seconds=1)
 
 
-def test_password_changed_elsewhere_drops_the_stale_row(engine, user, sign_in):
+def test_password_changed_elsewhere_drops_the_stale_row(engine, user, sign_in, settings):
+    settings.SESSIONS_MGMT_SIGN_OUT_ON_PASSWORD_CHANGE = False
     phone = sign_in(user, IPHONE_SAFARI)
     user.set_password("changed-elsewhere-1")
     user.save()
     # Django's hash check flushes the phone's session on its next request; the row goes too.
     assert phone.get("/whoami/").content.decode() == ""
     assert keys_of(user) == []
+
+
+def test_changing_the_password_signs_out_every_other_session(engine, user, sign_in):
+    phone = sign_in(user, IPHONE_SAFARI)
+    tablet = sign_in(user, MAC_CHROME)
+    bystander = sign_in(UserFactory(), MAC_CHROME)
+    laptop = sign_in(user)
+    new = "n3w-Passw0rd!"
+    response = laptop.post(
+        "/accounts/password_change/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert response.status_code == 302
+    assert keys_of(user) == [session_key_of(laptop)]
+    assert not store_has_any([session_key_of(phone), session_key_of(tablet)])
+    assert is_signed_in(laptop) and is_signed_in(bystander)
+    assert not is_signed_in(phone) and not is_signed_in(tablet)
+
+
+def test_a_password_set_outside_any_session_signs_out_everything(engine, user, sign_in):
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user)
+    user.set_password("reset-by-email-1")
+    user.save()
+    assert keys_of(user) == []
+    assert not store_has_any([session_key_of(phone), session_key_of(laptop)])
+
+
+def test_saving_a_user_without_a_password_change_costs_no_query(user, django_assert_num_queries):
+    user.first_name = "Ada"
+    with django_assert_num_queries(1):  # the UPDATE of the user itself
+        user.save()
