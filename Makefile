@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test test-quick lint format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -30,7 +30,11 @@ format: $(VENV)/.installed
 
 test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python -m pytest
+	scripts/test-matrix.sh
+
+# One quick run on the default combination (SQLite, db engine).
+test-quick: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-django6 db.sqlite3 .pytest_cache .ruff_cache

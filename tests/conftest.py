@@ -1,3 +1,5 @@
+import os
+import uuid
 from importlib import import_module
 
 import pytest
@@ -18,6 +20,8 @@ IPHONE_SAFARI = (
 )
 WINDOWS_FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
 
+REDIS_URL = os.environ.get("REDIS_URL")
+
 ENGINES = {
     "db": "django.contrib.sessions.backends.db",
     "cache": "django.contrib.sessions.backends.cache",
@@ -34,17 +38,24 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def test_cache(node_id: str) -> dict:
+    """The real Redis when REDIS_URL is set (a key prefix per test keeps tests apart), else
+    a local-memory cache of the test's own."""
+    if REDIS_URL:
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"t{uuid.uuid4().hex}",
+        }
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": node_id}
+
+
 @pytest.fixture(params=list(ENGINES))
 def engine(request, settings, tmp_path):
-    """Run the test once per supported session engine (locmem cache; Redis is tested apart)."""
+    """Run the test once per supported session engine, on the cache of ``test_cache``."""
     settings.SESSION_ENGINE = ENGINES[request.param]
     settings.SESSION_FILE_PATH = str(tmp_path)
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": f"sessions-{request.node.nodeid}",
-        }
-    }
+    settings.CACHES = {"default": test_cache(request.node.nodeid)}
     return request.param
 
 
@@ -94,3 +105,58 @@ def broken_cache(monkeypatch, engine):
         raise ConnectionError("cache is down")
 
     monkeypatch.setattr(type(caches["default"]), "delete_many", refuse)
+
+
+def _unreachable_services() -> list[str]:
+    """Name each real service this run is configured to use that does not answer."""
+    problems = []
+    db = django_settings.DATABASES["default"]
+    if "postgresql" in db["ENGINE"]:
+        import psycopg
+
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+        try:
+            psycopg.connect(
+                host=db.get("HOST") or None,
+                port=db.get("PORT") or None,
+                user=db.get("USER") or None,
+                password=db.get("PASSWORD") or None,
+                dbname="postgres",
+                connect_timeout=3,
+            ).close()
+        except Exception as exc:
+            problems.append(f"PostgreSQL at {where} is unreachable ({exc})")
+    if REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        except Exception as exc:
+            problems.append(f"Redis at {REDIS_URL} is unreachable ({exc})")
+    return problems
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` run only on a PostgreSQL database, ``redis`` only with
+    REDIS_URL set (others are deselected). An unreachable service skips the run with a
+    reason that names it, except under CI=true, where it is an error."""
+    on_postgres = "postgresql" in django_settings.DATABASES["default"]["ENGINE"]
+    keep, drop = [], []
+    for item in items:
+        needs_pg = item.get_closest_marker("postgres") is not None
+        needs_redis = item.get_closest_marker("redis") is not None
+        (
+            drop if (needs_pg and not on_postgres) or (needs_redis and not REDIS_URL) else keep
+        ).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+    problems = _unreachable_services()
+    if not problems:
+        return
+    reason = "; ".join(problems)
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        raise pytest.UsageError(f"{reason}. Under CI=true a service the tests need must run.")
+    for item in items:
+        item.add_marker(pytest.mark.skip(reason=reason))

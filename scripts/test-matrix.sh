@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The matrix `make test` runs: every database / session engine / Django combination we
+# support, each a full pytest run. Says what it ran and what it skipped; exits non-zero if
+# any run failed, or (under CI=true) if any run had to be skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+REDIS_TEST_URL=${REDIS_TEST_URL:-redis://127.0.0.1:6379/15}
+ENGINE=django.contrib.sessions.backends
+PYTEST_ARGS=${PYTEST_ARGS:-}
+ci=false
+case "${CI:-}" in 1 | true | TRUE | yes) ci=true ;; esac
+
+declare -a summary
+failed=0
+
+run() {  # run NAME PYTHON ENV...
+  local name=$1 python=$2
+  shift 2
+  echo
+  echo "=== $name"
+  if env "$@" "$python" -m pytest -q -p no:cacheprovider $PYTEST_ARGS; then
+    summary+=("passed   $name")
+  else
+    summary+=("FAILED   $name")
+    failed=1
+  fi
+}
+
+skip() {  # skip NAME REASON
+  summary+=("skipped  $1: $2")
+  echo
+  echo "=== $1: skipped, $2"
+  if $ci; then failed=1; fi
+}
+
+py=.venv/bin/python
+run "SQLite + db engine (Django $($py -c 'import django; print(django.__version__)'))" $py
+run "SQLite + file engine" $py SESSION_ENGINE=$ENGINE.file
+run "PostgreSQL + db engine" $py DATABASE_URL="$PG_URL" SESSION_ENGINE=$ENGINE.db
+run "PostgreSQL + cache engine on Redis" $py DATABASE_URL="$PG_URL" \
+  REDIS_URL="$REDIS_TEST_URL" SESSION_ENGINE=$ENGINE.cache
+run "PostgreSQL + cached_db engine on Redis" $py DATABASE_URL="$PG_URL" \
+  REDIS_URL="$REDIS_TEST_URL" SESSION_ENGINE=$ENGINE.cached_db
+
+if py6=$(scripts/django6-venv.sh); then
+  run "SQLite + db engine on Django $($py6 -c 'import django, sys; print(django.__version__, "/ Python", sys.version.split()[0])')" "$py6"
+else
+  skip "Django 6.1" "no Python >= 3.12 found, or its venv could not be built"
+fi
+
+echo
+echo "=== Summary"
+printf '  %s\n' "${summary[@]}"
+exit $failed
