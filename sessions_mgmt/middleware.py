@@ -25,6 +25,8 @@ STATE_KEY = "_sessions_mgmt"
 # Request attribute: the session key the row is known to carry, when it is not the cookie's.
 _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
 _current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
+# Request attribute: set when the session signed in during this request.
+_SIGNED_IN_ATTR = "_sessions_mgmt_signed_in"
 # Request attribute: the key whose row was already dropped in this request.
 _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
 
@@ -52,6 +54,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
         user=user, session_key=session.session_key, **_device_fields(request)
     )
     _remember(request, row.pk)
+    setattr(request, _SIGNED_IN_ATTR, True)
     return row
 
 
@@ -91,6 +94,13 @@ def sync(request: HttpRequest) -> None:
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
         settings.SESSION_COOKIE_NAME
     )
+    if key == known_key and getattr(request, _SIGNED_IN_ATTR, False):
+        # A sign-in checks its new row once more before the session is saved: a "sign out
+        # of all other devices" may have ended it meanwhile, and saving it would fail. An
+        # UPDATE (of nothing) waits for a revoke that holds the row, where a SELECT would not.
+        if not DeviceSession.objects.filter(pk=state["id"]).update(session_key=key):
+            session.flush()
+        return
     if key == known_key and time.time() - state["t"] < app_settings.TOUCH_INTERVAL:
         return
     found = DeviceSession.objects.filter(pk=state["id"]).update(

@@ -1,8 +1,9 @@
 """The only code that ends sessions.
 
 Ending a session means deleting its key from the session store *and* its ``DeviceSession``
-row, in that order, inside one transaction: if the store cannot be reached the row stays
-visible and the caller gets :class:`SessionStoreError`, so a live session is never hidden.
+row inside one transaction: if the store cannot be reached the transaction rolls the row
+back, it stays visible and the caller gets :class:`SessionStoreError`, so a live session is
+never hidden.
 Many sessions are ended in batches of ``SESSIONS_MGMT_REVOKE_BATCH_SIZE``: one bulk delete
 per batch on the database and/or one ``delete_many`` on the cache, never a round trip each.
 """
@@ -96,6 +97,10 @@ class Row(NamedTuple):
     expires_at: datetime
 
 
+def _rows(queryset: DeviceSessionQuerySet):
+    return queryset.order_by("pk").values_list("pk", "session_key", "user_id", "expires_at")
+
+
 def batches(queryset: DeviceSessionQuerySet, batch_size: int | None = None) -> Iterator[list[Row]]:
     """The rows of ``queryset`` in primary-key order, ``batch_size`` at a time.
 
@@ -103,8 +108,7 @@ def batches(queryset: DeviceSessionQuerySet, batch_size: int | None = None) -> I
     memory stays flat and deleting the rows of a batch does not shift the next one.
     """
     size = batch_size or app_settings.REVOKE_BATCH_SIZE
-    rows = queryset.order_by("pk").values_list("pk", "session_key", "user_id", "expires_at")
-    last_pk = None
+    rows, last_pk = _rows(queryset), None
     while True:
         page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
         batch = [Row(*row) for row in page[:size]]
@@ -116,13 +120,17 @@ def batches(queryset: DeviceSessionQuerySet, batch_size: int | None = None) -> I
         last_pk = batch[-1].pk
 
 
+def _delete(rows: Sequence[Row]) -> None:
+    # Rows first: if the store then fails, the enclosing transaction brings them back.
+    DeviceSession.objects.filter(pk__in=[row.pk for row in rows]).delete_rows()
+    delete_store_keys([row.session_key for row in rows])
+
+
 def end_rows(rows: Sequence[Row]) -> int:
-    """End one batch of sessions: store keys first, then rows, in one transaction."""
-    if not rows:
-        return 0
-    with transaction.atomic(using=router.db_for_write(DeviceSession)):
-        delete_store_keys([row.session_key for row in rows])
-        DeviceSession.objects.filter(pk__in=[row.pk for row in rows]).delete_rows()
+    """End these sessions: rows and store keys, in one transaction."""
+    if rows:
+        with transaction.atomic(using=router.db_for_write(DeviceSession)):
+            _delete(rows)
     return len(rows)
 
 
@@ -134,14 +142,28 @@ def end_sessions(
 ) -> int:
     """End the sessions of every row in ``queryset`` and delete the rows; return the count.
 
-    ``on_batch`` is called with each batch once it has been ended (for progress reports).
+    Each batch is read with ``SELECT … FOR UPDATE`` inside its transaction, so a sign-in
+    that checks its new row meanwhile (see the middleware) waits for the outcome instead
+    of saving a session that is being ended. ``on_batch`` is called with each batch once it
+    has been ended (for progress reports).
     """
-    total = 0
-    for batch in batches(queryset, batch_size):
-        total += end_rows(batch)
+    size = batch_size or app_settings.REVOKE_BATCH_SIZE
+    rows = _rows(queryset).select_for_update(of=("self",))
+    total, last_pk = 0, None
+    while True:
+        page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
+        with transaction.atomic(using=router.db_for_write(DeviceSession)):
+            batch = [Row(*row) for row in page[:size]]
+            if batch:
+                _delete(batch)
+        if not batch:
+            return total
+        total += len(batch)
         if on_batch is not None:
             on_batch(batch)
-    return total
+        if len(batch) < size:
+            return total
+        last_pk = batch[-1].pk
 
 
 def dead_rows(rows: Sequence[Row]) -> list[Row]:

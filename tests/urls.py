@@ -1,5 +1,7 @@
 """The demo's URLs plus two tiny views the tests need."""
 
+import time
+
 from django.http import HttpResponse
 from django.urls import path
 
@@ -17,8 +19,18 @@ def cycle(request):
     return HttpResponse("cycled")
 
 
+def slow_write(request):
+    """A slow request that writes to its session at the end, as a form wizard would: if the
+    session is revoked meanwhile, its save must not bring the session back."""
+    signed_in = request.user.is_authenticated
+    time.sleep(float(request.GET.get("sleep", "0.3")))
+    request.session["writes"] = request.session.get("writes", 0) + 1
+    return HttpResponse("yes" if signed_in else "no")
+
+
 urlpatterns = [
     path("whoami/", whoami),
+    path("slow-write/", slow_write),
     path("cycle/", cycle),
     *demo_urlpatterns,
 ]
