@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-quick lint format clean
+.PHONY: run test test-quick lint format screenshots clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -28,9 +28,18 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# axe-core, which the browser tests inject into pages (from the npm registry).
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: lint node_modules/axe-core/axe.min.js
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	scripts/test-matrix.sh
+
+# Re-take the README's screenshots (docs/screenshots/*.png) in Chromium.
+screenshots: $(VENV)/.installed node_modules/axe-core/axe.min.js
+	SCREENSHOTS=1 E2E=1 $(BIN)/python -m pytest -q -m screenshots
 
 # One quick run on the default combination (SQLite, db engine).
 test-quick: $(VENV)/.installed

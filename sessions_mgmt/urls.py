@@ -8,4 +8,9 @@ urlpatterns = [
     path("", views.DeviceListView.as_view(), name="device_list"),
     path("<uuid:public_id>/sign-out/", views.RevokeDeviceView.as_view(), name="revoke"),
     path("sign-out-others/", views.RevokeOtherDevicesView.as_view(), name="revoke_others"),
+    path(
+        "sign-out-others/confirm/",
+        views.ConfirmRevokeOthersView.as_view(),
+        name="confirm_revoke_others",
+    ),
 ]

@@ -29,6 +29,18 @@ class DeviceListView(LoginRequiredMixin, TemplateView):
 
 
 @method_decorator(never_cache, name="dispatch")
+class ConfirmRevokeOthersView(LoginRequiredMixin, TemplateView):
+    """The confirmation step before "Sign out of all other devices": works without JS."""
+
+    template_name = "sessions_mgmt/confirm_revoke_others.html"
+
+    def get_context_data(self, **kwargs):
+        devices = services.list_devices(self.request.user, self.request.session.session_key)
+        others = [device for device in devices if not device.is_current]
+        return super().get_context_data(others=others, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
 class RevokeDeviceView(LoginRequiredMixin, View):
     http_method_names = ["post"]
 

@@ -1,6 +1,7 @@
 import os
 import uuid
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -136,27 +137,52 @@ def _unreachable_services() -> list[str]:
     return problems
 
 
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _missing_browser_tools() -> list[str]:
+    problems = []
+    if not os.path.exists(CHROMIUM):
+        problems.append(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        problems.append("Playwright for Python is not installed (pip install -e '.[e2e]')")
+    if not AXE.exists():
+        problems.append(f"axe-core is missing at {AXE} (npm ci)")
+    return problems
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` run only on a PostgreSQL database, ``redis`` only with
     REDIS_URL set (others are deselected). An unreachable service skips the run with a
     reason that names it, except under CI=true, where it is an error."""
     on_postgres = "postgresql" in django_settings.DATABASES["default"]["ENGINE"]
+    wanted = {
+        "postgres": on_postgres,
+        "redis": bool(REDIS_URL),
+        "browser": os.environ.get("E2E") == "1",
+        "screenshots": os.environ.get("SCREENSHOTS") == "1",
+    }
     keep, drop = [], []
     for item in items:
-        needs_pg = item.get_closest_marker("postgres") is not None
-        needs_redis = item.get_closest_marker("redis") is not None
-        (
-            drop if (needs_pg and not on_postgres) or (needs_redis and not REDIS_URL) else keep
-        ).append(item)
+        ok = all(wanted[m.name] for m in item.iter_markers() if m.name in wanted)
+        (keep if ok else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
 
-    problems = _unreachable_services()
-    if not problems:
-        return
-    reason = "; ".join(problems)
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        raise pytest.UsageError(f"{reason}. Under CI=true a service the tests need must run.")
-    for item in items:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    browser_items = [item for item in items if item.get_closest_marker("browser")]
+    checks = [(_unreachable_services(), items)]
+    if browser_items:
+        checks.append((_missing_browser_tools(), browser_items))
+    for problems, affected in checks:
+        if not problems:
+            continue
+        reason = "; ".join(problems)
+        if ci:
+            raise pytest.UsageError(f"{reason}. Under CI=true what the tests need must be there.")
+        for item in affected:
+            item.add_marker(pytest.mark.skip(reason=reason))
