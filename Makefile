@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-quick lint format screenshots clean
+.PHONY: run test test-quick lint format screenshots bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -36,6 +36,10 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 test: lint node_modules/axe-core/axe.min.js
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	scripts/test-matrix.sh
+
+# Benchmarks (figures, not tests): BENCH=full for the long profile. See docs/PERFORMANCE.md.
+bench: $(VENV)/.installed
+	cd bench && ../$(BIN)/python run.py
 
 # Re-take the README's screenshots (docs/screenshots/*.png) in Chromium.
 screenshots: $(VENV)/.installed node_modules/axe-core/axe.min.js

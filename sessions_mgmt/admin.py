@@ -98,15 +98,15 @@ class DeviceSessionAdmin(admin.ModelAdmin):
     @admin.action(permissions=["delete"], description=_("Revoke selected sessions"))
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
-            _report(self, request, services.end_sessions(queryset))
+            _report(self, request, services.end_sessions(queryset, reason=services.ADMIN))
         except services.SessionStoreError:
             _store_failed(self, request)
 
     def delete_model(self, request, obj: DeviceSession) -> None:
-        obj.delete()  # ends the real session through services
+        services.end_sessions(type(obj).objects.filter(pk=obj.pk), reason=services.ADMIN)
 
     def delete_queryset(self, request, queryset) -> None:
-        queryset.delete()  # ends the real sessions through services
+        services.end_sessions(queryset, reason=services.ADMIN)
 
     def changelist_view(self, request, extra_context=None):
         try:  # the bulk "Delete selected" action, when the store is down
@@ -163,6 +163,6 @@ def sign_out_all_devices(modeladmin, request: HttpRequest, queryset: QuerySet) -
         )
         return
     try:
-        _report(modeladmin, request, services.revoke_users(queryset))
+        _report(modeladmin, request, services.revoke_users(queryset, reason=services.ADMIN))
     except services.SessionStoreError:
         _store_failed(modeladmin, request)

@@ -8,4 +8,4 @@ class SessionsMgmtConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401  (registers checks and receivers)
+        from . import checks, receivers  # noqa: F401  (registers checks and receivers)

@@ -4,7 +4,7 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib.sessions.backends import signed_cookies
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 MIDDLEWARE_PATH = "sessions_mgmt.middleware.DeviceSessionMiddleware"
@@ -66,3 +66,38 @@ def check_middleware(app_configs, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_session_cookie(app_configs, **kwargs) -> list[Warning]:
+    """The session cookie is what every listed device holds: keep it out of scripts' and
+    other sites' reach."""
+    warnings = []
+    if not settings.SESSION_COOKIE_SECURE:
+        warnings.append(
+            Warning(
+                "SESSION_COOKIE_SECURE is False: the session cookie is also sent over plain "
+                "HTTP, where anyone on the network can take it and sign in as that device.",
+                hint="Set SESSION_COOKIE_SECURE = True (and serve the site over HTTPS).",
+                id="sessions_mgmt.W001",
+            )
+        )
+    if not settings.SESSION_COOKIE_HTTPONLY:
+        warnings.append(
+            Warning(
+                "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the session "
+                "cookie, so one XSS flaw hands out every session it runs in.",
+                hint="Set SESSION_COOKIE_HTTPONLY = True.",
+                id="sessions_mgmt.W002",
+            )
+        )
+    if settings.SESSION_COOKIE_SAMESITE in (None, "None", False):
+        warnings.append(
+            Warning(
+                "SESSION_COOKIE_SAMESITE is None: other sites' requests carry the session "
+                "cookie, which leaves CSRF protection as the only guard.",
+                hint="Set SESSION_COOKIE_SAMESITE = 'Lax' (Django's default) or 'Strict'.",
+                id="sessions_mgmt.W003",
+            )
+        )
+    return warnings

@@ -13,6 +13,16 @@ DEFAULTS = {
     "REVOKE_BATCH_SIZE": 500,
     "LOGOUT_URL": "logout",
     "SIGN_OUT_ON_PASSWORD_CHANGE": True,
+    "CLIENT_IP": None,
+    "IDLE_TIMEOUT": None,
+    "ABSOLUTE_TIMEOUT": None,
+    "TIMEOUT_PRESET": None,
+}
+
+#: Named server-side timeouts (idle, absolute), in seconds, after NIST SP 800-63B §7.
+TIMEOUT_PRESETS = {
+    "AAL1": (None, 30 * 24 * 3600),
+    "AAL2": (30 * 60, 12 * 3600),
 }
 
 
@@ -20,6 +30,15 @@ class AppSettings:
     """Attribute access to ``SESSIONS_MGMT_<NAME>`` with the documented default."""
 
     prefix = "SESSIONS_MGMT_"
+
+    def timeouts(self) -> tuple[int | None, int | None]:
+        """(idle, absolute) in seconds: the preset's, overridden by explicit settings."""
+        idle, absolute = TIMEOUT_PRESETS.get(self.TIMEOUT_PRESET, (None, None))
+        if hasattr(settings, self.prefix + "IDLE_TIMEOUT"):
+            idle = self.IDLE_TIMEOUT
+        if hasattr(settings, self.prefix + "ABSOLUTE_TIMEOUT"):
+            absolute = self.ABSOLUTE_TIMEOUT
+        return idle, absolute
 
     def __getattr__(self, name: str):
         if name not in DEFAULTS:

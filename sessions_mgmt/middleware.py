@@ -8,19 +8,28 @@ request does not count as activity.
 """
 
 import time
+import zlib
 from contextvars import ContextVar
+from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, get_user
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 from .conf import app_settings
 from .devices import describe
 from .models import DeviceSession
 from .network import client_ip
+from .signals import session_client_changed, session_started
 
-#: Session data key holding ``{"id": <row pk>, "t": <unix time of last row update>}``.
+#: Session data key holding ``{"id": <row pk>, "t": <unix time of the row's last update>,
+#: "ip": <IP then>, "ua": <crc32 of the User-Agent then>}``.
 STATE_KEY = "_sessions_mgmt"
 # Request attribute: the session key the row is known to carry, when it is not the cookie's.
 _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
@@ -31,9 +40,28 @@ _SIGNED_IN_ATTR = "_sessions_mgmt_signed_in"
 _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
 
 
-def _remember(request: HttpRequest, row_id: int) -> None:
-    request.session[STATE_KEY] = {"id": row_id, "t": int(time.time())}
+def _client(request: HttpRequest) -> tuple[str | None, int]:
+    """What identifies the client mid-session: its IP, and a checksum of its User-Agent."""
+    return client_ip(request), zlib.crc32(request.META.get("HTTP_USER_AGENT", "").encode())
+
+
+def _remember(
+    request: HttpRequest, row_id: int, ip: str | None, agent: int, signed_in_at: int | None = None
+) -> None:
+    now = int(time.time())
+    request.session[STATE_KEY] = {
+        "id": row_id,
+        "t": now,
+        "s": signed_in_at or now,
+        "ip": ip,
+        "ua": agent,
+    }
     setattr(request, _TRACKED_KEY_ATTR, request.session.session_key)
+
+
+def _started(request: HttpRequest, row: DeviceSession) -> None:
+    if session_started.has_listeners(DeviceSession):
+        session_started.send(sender=DeviceSession, device_session=row, request=request)
 
 
 def start_tracking(request: HttpRequest, user) -> DeviceSession:
@@ -53,8 +81,9 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
     row = DeviceSession.objects.create(
         user=user, session_key=session.session_key, **_device_fields(request)
     )
-    _remember(request, row.pk)
+    _remember(request, row.pk, row.ip, _client(request)[1])
     setattr(request, _SIGNED_IN_ATTR, True)
+    _started(request, row)
     return row
 
 
@@ -103,16 +132,28 @@ def sync(request: HttpRequest) -> None:
         return
     if key == known_key and time.time() - state["t"] < app_settings.TOUCH_INTERVAL:
         return
+    ip, agent = _client(request)
     found = DeviceSession.objects.filter(pk=state["id"]).update(
         session_key=key,
         last_active_at=timezone.now(),
-        ip=client_ip(request),
+        ip=ip,
         expires_at=session.get_expiry_date(),
     )
-    if found:
-        _remember(request, state["id"])
-    else:
+    if not found:
         session.flush()
+        return
+    _remember(request, state["id"], ip, agent, state.get("s"))
+    changed_ip, changed_agent = ip != state.get("ip", ip), agent != state.get("ua", agent)
+    if (changed_ip or changed_agent) and session_client_changed.has_listeners(DeviceSession):
+        session_client_changed.send(
+            sender=DeviceSession,
+            device_session_id=state["id"],
+            user_id=session[SESSION_KEY],
+            old_ip=state.get("ip"),
+            new_ip=ip,
+            user_agent_changed=changed_agent,
+            request=request,
+        )
 
 
 def forget(request: HttpRequest, session_key: str) -> None:
@@ -139,16 +180,51 @@ def _adopt(request: HttpRequest) -> None:
     user = request.user
     if not user.is_authenticated:  # the session names a user who no longer exists
         return
-    row, _ = DeviceSession.objects.get_or_create(
+    row, created = DeviceSession.objects.get_or_create(
         session_key=request.session.session_key,
         defaults={"user": user, **_device_fields(request)},
     )
-    _remember(request, row.pk)
+    _remember(request, row.pk, row.ip, _client(request)[1])
+    if created:
+        _started(request, row)
 
 
 def current_request() -> HttpRequest | None:
     """The request being handled in this context, for receivers that need its session."""
     return _current_request.get()
+
+
+def timeout_reason(state: dict, now: float) -> str | None:
+    """Why a session with this tracking state is over, by the configured timeouts, if it is.
+
+    Idle time is measured from the row's last update, so it is exact to within
+    ``SESSIONS_MGMT_TOUCH_INTERVAL``."""
+    idle, absolute = app_settings.timeouts()
+    if absolute is not None and now - state.get("s", now) > absolute:
+        return gettext("You were signed out: sessions end %(limit)s after signing in.") % {
+            "limit": timesince(timezone.now() - timedelta(seconds=absolute))
+        }
+    if idle is not None and now - state.get("t", now) > idle:
+        return gettext("You were signed out after %(limit)s without activity.") % {
+            "limit": timesince(timezone.now() - timedelta(seconds=idle))
+        }
+    return None
+
+
+def _user_within_timeouts(request: HttpRequest):
+    """``request.user``, unless the session has timed out: then the session ends (row and
+    store key), a message says why, and the request goes on signed out."""
+    session = request.session
+    state = session.get(STATE_KEY)
+    reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
+    if reason:
+        from . import services
+
+        services.end_sessions(DeviceSession.objects.filter(pk=state["id"]), reason=services.TIMEOUT)
+        session.flush()
+        messages.info(request, reason, fail_silently=True)
+        return AnonymousUser()
+    return get_user(request)
 
 
 class DeviceSessionMiddleware:
@@ -158,6 +234,10 @@ class DeviceSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any(limit is not None for limit in app_settings.timeouts()):
+            # Checked where the user is first needed, from the session data the request
+            # loads anyway: a timed-out session never reaches the view as signed in.
+            request.user = SimpleLazyObject(lambda: _user_within_timeouts(request))
         token = _current_request.set(request)
         try:
             response = self.get_response(request)

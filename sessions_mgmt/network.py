@@ -3,17 +3,40 @@
 import ipaddress
 
 from django.http import HttpRequest
+from ipware import get_client_ip
+
+from .conf import app_settings
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """``REMOTE_ADDR`` when it is a valid address, else ``None``.
-
-    Only the socket peer is trusted by default, so a forged ``X-Forwarded-For`` changes
-    nothing. An IPv6 zone (``fe80::1%eth0``) is dropped: it means nothing off the host and
-    databases such as PostgreSQL refuse it.
-    """
-    raw = (request.META.get("REMOTE_ADDR") or "").split("%", 1)[0].strip()
+def _valid(raw: str | None) -> str | None:
+    raw = (raw or "").split("%", 1)[0].strip()
     try:
         return str(ipaddress.ip_address(raw))
     except ValueError:
         return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address to record for this request, or ``None`` when there is no valid one.
+
+    By default only the socket peer (``REMOTE_ADDR``) is trusted, so a forged
+    ``X-Forwarded-For`` changes nothing. Behind proxies, ``SESSIONS_MGMT_CLIENT_IP`` holds
+    django-ipware's options, e.g. ``{"proxy_count": 1}`` or ``{"proxy_trusted_ips":
+    ["10.0.0.1"]}`` (the header lists the client, then the proxies). ``strict`` defaults to
+    true: a header whose chain does not match (a client prepending forged addresses) is not
+    believed, and the peer's address is recorded instead. An IPv6 zone
+    (``fe80::1%eth0``) is dropped: it means nothing off the host and PostgreSQL refuses it.
+    """
+    options = app_settings.CLIENT_IP
+    if options:
+        found, _routable = get_client_ip(
+            request,
+            **{
+                "strict": True,
+                "request_header_order": ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"],
+                **options,
+            },
+        )
+        if _valid(found):
+            return _valid(found)
+    return _valid(request.META.get("REMOTE_ADDR"))

@@ -23,8 +23,20 @@ from django.utils import timezone
 
 from .conf import app_settings
 from .models import DeviceSession, DeviceSessionQuerySet
+from .signals import session_revoked
 
 logger = logging.getLogger(__name__)
+
+# Why a session was ended: the ``reason`` of the ``session_revoked`` signal and the logs.
+USER = "user"  # its owner signed it out from another device (page or API)
+OTHER_DEVICES = "other_devices"  # its owner chose "sign out of all other devices"
+ADMIN = "admin"  # staff, in the Django admin
+COMMAND = "command"  # manage.py revoke_sessions
+PASSWORD_CHANGE = "password_change"  # the user's password changed
+DEACTIVATED = "deactivated"  # the user was saved with is_active=False
+USER_DELETED = "user_deleted"  # the user was deleted
+TIMEOUT = "timeout"  # idle or absolute timeout
+DELETED = "deleted"  # its row was deleted through the ORM
 
 
 class RevocationError(Exception):
@@ -71,34 +83,38 @@ def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None)
     row = get_session(user, public_id)
     if current_session_key is not None and row.session_key == current_session_key:
         raise CurrentSessionError
-    end_sessions(DeviceSession.objects.filter(pk=row.pk))
+    end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=USER)
     return row
 
 
-def revoke_others(user, keep_session_key: str | None) -> int:
+def revoke_others(user, keep_session_key: str | None, *, reason: str = OTHER_DEVICES) -> int:
     """End every live session of the user except ``keep_session_key``; return how many."""
-    return end_sessions(live_sessions(user).exclude(session_key=keep_session_key))
+    queryset = live_sessions(user).exclude(session_key=keep_session_key)
+    return end_sessions(queryset, reason=reason)
 
 
-def revoke_all(user) -> int:
+def revoke_all(user, *, reason: str = DELETED) -> int:
     """End every session of the user, expired rows included; return how many rows went."""
-    return end_sessions(DeviceSession.objects.filter(user=user))
+    return end_sessions(DeviceSession.objects.filter(user=user), reason=reason)
 
 
-def revoke_users(users) -> int:
+def revoke_users(users, *, reason: str = ADMIN) -> int:
     """End every session of these users (a queryset or list of users or ids)."""
-    return end_sessions(DeviceSession.objects.filter(user__in=users))
+    return end_sessions(DeviceSession.objects.filter(user__in=users), reason=reason)
 
 
 class Row(NamedTuple):
     pk: int
     session_key: str
     user_id: Any
-    expires_at: datetime
+    public_id: uuid.UUID
+    expires_at: datetime | None = None  # read only where needed (pruning)
 
 
 def _rows(queryset: DeviceSessionQuerySet):
-    return queryset.order_by("pk").values_list("pk", "session_key", "user_id", "expires_at")
+    return queryset.order_by("pk").values_list(
+        "pk", "session_key", "user_id", "public_id", "expires_at"
+    )
 
 
 def batches(queryset: DeviceSessionQuerySet, batch_size: int | None = None) -> Iterator[list[Row]]:
@@ -126,17 +142,32 @@ def _delete(rows: Sequence[Row]) -> None:
     delete_store_keys([row.session_key for row in rows])
 
 
-def end_rows(rows: Sequence[Row]) -> int:
+def _announce(rows: Sequence[Row], reason: str) -> None:
+    """Log the ended sessions by public id (never by key) and send ``session_revoked``."""
+    logger.info(
+        "Ended %d session(s), reason %s: %s%s",
+        len(rows),
+        reason,
+        ", ".join(str(row.public_id) for row in rows[:10]),
+        " …" if len(rows) > 10 else "",
+    )
+    if session_revoked.has_listeners(DeviceSession):
+        session_revoked.send(sender=DeviceSession, sessions=list(rows), reason=reason)
+
+
+def end_rows(rows: Sequence[Row], *, reason: str = DELETED) -> int:
     """End these sessions: rows and store keys, in one transaction."""
     if rows:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             _delete(rows)
+        _announce(rows, reason)
     return len(rows)
 
 
 def end_sessions(
     queryset: DeviceSessionQuerySet,
     *,
+    reason: str = DELETED,
     batch_size: int | None = None,
     on_batch: Callable[[list[Row]], None] | None = None,
 ) -> int:
@@ -148,7 +179,11 @@ def end_sessions(
     has been ended (for progress reports).
     """
     size = batch_size or app_settings.REVOKE_BATCH_SIZE
-    rows = _rows(queryset).select_for_update(of=("self",))
+    rows = (
+        queryset.order_by("pk")
+        .values_list("pk", "session_key", "user_id", "public_id")
+        .select_for_update(of=("self",))
+    )
     total, last_pk = 0, None
     while True:
         page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
@@ -158,6 +193,7 @@ def end_sessions(
                 _delete(batch)
         if not batch:
             return total
+        _announce(batch, reason)
         total += len(batch)
         if on_batch is not None:
             on_batch(batch)

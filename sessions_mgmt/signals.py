@@ -1,74 +1,15 @@
-"""Receivers that tie rows to Django's own sign-in and sign-out, and end the sessions of
-users who are deleted, deactivated, or change their password.
+"""The app's signals, for projects that keep state bound to a session."""
 
-Not covered, because Django sends no signal for them: ``QuerySet.update(is_active=False)``
-and raw SQL. Use ``services.revoke_users()`` or ``manage.py revoke_sessions`` there."""
+from django.dispatch import Signal
 
-from django.conf import settings
-from django.contrib.auth import SESSION_KEY
-from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.db.models.signals import post_init, post_save, pre_delete
-from django.dispatch import receiver
-
-from . import services
-from .conf import app_settings
-from .middleware import current_request, forget, start_tracking
-
-
-@receiver(user_logged_in, dispatch_uid="sessions_mgmt.track_sign_in")
-def track_sign_in(sender, request, user, **kwargs) -> None:
-    if request is not None and hasattr(request, "session"):
-        start_tracking(request, user)
-
-
-@receiver(user_logged_out, dispatch_uid="sessions_mgmt.forget_sign_out")
-def forget_sign_out(sender, request, user, **kwargs) -> None:
-    """``logout()`` flushes the store session itself; the row goes with it."""
-    session = getattr(request, "session", None)
-    if session is not None and session.session_key:
-        forget(request, session.session_key)
-
-
-@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_deleted")
-def end_sessions_of_deleted_user(sender, instance, **kwargs) -> None:
-    """Before the cascade removes the rows, end the sessions they stand for."""
-    services.revoke_all(instance)
-
-
-# The password hash a user instance was loaded with, to notice a change at save time.
-_LOADED_PASSWORD = "_sessions_mgmt_loaded_password"
-
-
-def _loaded_password(instance) -> str | None:
-    if "password" in instance.get_deferred_fields():
-        return None
-    return getattr(instance, "password", None)
-
-
-@receiver(post_init, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_loaded")
-def remember_password(sender, instance, **kwargs) -> None:
-    setattr(instance, _LOADED_PASSWORD, _loaded_password(instance))
-
-
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_saved")
-def end_sessions_after_account_change(sender, instance, created, **kwargs) -> None:
-    """Deactivation ends every session; a password change ends every *other* one.
-
-    Django's own hash check would sign the other sessions out only when they next come
-    back; ending them now keeps the device list true. The session of the request that
-    changed its own password stays (``update_session_auth_hash`` then re-keys it). Costs
-    no query when neither changed.
-    """
-    if getattr(instance, "is_active", True) is False:
-        services.revoke_all(instance)
-        return
-    before, now = getattr(instance, _LOADED_PASSWORD, None), _loaded_password(instance)
-    setattr(instance, _LOADED_PASSWORD, now)
-    if created or before is None or now == before:
-        return
-    if not app_settings.SIGN_OUT_ON_PASSWORD_CHANGE:
-        return
-    request = current_request()
-    session = getattr(request, "session", None)
-    own = session is not None and str(session.get(SESSION_KEY)) == str(instance.pk)
-    services.revoke_others(instance, session.session_key if own else None)
+#: Sent when sessions are ended through ``sessions_mgmt.services`` (revoked, timed out,
+#: password change, …). ``sessions`` is a list of ``services.Row`` (``pk``,
+#: ``session_key``, ``user_id``, ``public_id``), ``reason`` one of the ``services``
+#: constants. Receivers run in-process: use it to revoke tokens bound to those sessions.
+session_revoked = Signal()
+#: Sent when a session signs in or is adopted: ``device_session``, ``request``.
+session_started = Signal()
+#: Sent when a session's IP address or User-Agent changed since its row was last updated
+#: (noticed at the next touch): ``device_session_id``, ``user_id``, ``old_ip``, ``new_ip``,
+#: ``user_agent_changed``, ``request``.
+session_client_changed = Signal()

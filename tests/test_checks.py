@@ -36,3 +36,36 @@ def test_middleware_before_authentication_is_an_error(settings):
     rest = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
     settings.MIDDLEWARE = [MIDDLEWARE_PATH, *rest]
     assert ids(check_middleware(None)) == ["sessions_mgmt.E003"]
+
+
+def test_deploy_checks_warn_about_unsafe_session_cookies(settings):
+    from sessions_mgmt.checks import check_session_cookie
+
+    settings.SESSION_COOKIE_SECURE = False
+    settings.SESSION_COOKIE_HTTPONLY = False
+    settings.SESSION_COOKIE_SAMESITE = None
+    assert ids(check_session_cookie(None)) == [
+        "sessions_mgmt.W001",
+        "sessions_mgmt.W002",
+        "sessions_mgmt.W003",
+    ]
+    settings.SESSION_COOKIE_SECURE = True
+    settings.SESSION_COOKIE_HTTPONLY = True
+    settings.SESSION_COOKIE_SAMESITE = "Lax"
+    assert check_session_cookie(None) == []
+
+
+def test_the_demo_passes_check_deploy_when_debug_is_off():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "security"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "x" * 60},
+    )
+    assert "sessions_mgmt.W00" not in result.stdout + result.stderr

@@ -164,7 +164,9 @@ class Command(BaseCommand):
 
         progress = Progress(self.stderr, sessions)
         try:
-            done = services.end_sessions(rows, batch_size=batch_size, on_batch=progress)
+            done = services.end_sessions(
+                rows, reason=services.COMMAND, batch_size=batch_size, on_batch=progress
+            )
         except services.SessionStoreError as exc:
             raise CommandError(
                 f"The session store failed after {progress.done:,} sessions were ended: {exc}. "
@@ -182,7 +184,7 @@ class Command(BaseCommand):
                 dead = services.dead_rows(batch)
                 found += len(dead)
                 if not options["dry_run"]:
-                    ended += services.end_rows(dead)
+                    ended += services.end_rows(dead, reason=services.COMMAND)
         except services.SessionStoreError as exc:
             raise CommandError(f"The session store failed after {ended:,} rows: {exc}") from exc
         if options["dry_run"]:

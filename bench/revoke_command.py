@@ -1,0 +1,131 @@
+"""`manage.py revoke_sessions --all` over many sessions on PostgreSQL with the db engine:
+sessions per second, peak RSS of the command's process, and the ratio to the floor, a raw
+DELETE of the same rows from the session table and the device table.
+
+1,000,000 sessions with BENCH=full; 100,000 in the quick profile. Seeded with COPY."""
+
+import os
+import subprocess
+import sys
+import uuid
+from datetime import timedelta
+
+from harness import ROOT, quick, report, setup_django, timer
+
+if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+    sys.exit("revoke_command.py needs DATABASE_URL=postgres://…")
+setup_django()
+
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+SESSIONS = 100_000 if quick() else 1_000_000
+PER_USER = 20
+DSN = os.environ["DATABASE_URL"]
+
+
+def seed() -> None:
+    users = SESSIONS // PER_USER
+    now = timezone.now()
+    expires = now + timedelta(days=14)
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute("TRUNCATE sessions_mgmt_devicesession, django_session, auth_user CASCADE")
+        with conn.cursor().copy(
+            "COPY auth_user (id, password, is_superuser, username, first_name, last_name, "
+            "email, is_staff, is_active, date_joined) FROM STDIN"
+        ) as copy:
+            for u in range(1, users + 1):
+                copy.write_row((u, "!", False, f"u{u}", "", "", "", False, True, now))
+        conn.execute("SELECT setval('auth_user_id_seq', %s)", (users,))
+        data = SessionStore().encode({"_auth_user_id": "1"})
+        keys = [uuid.uuid4().hex for _ in range(SESSIONS)]
+        with conn.cursor().copy(
+            "COPY django_session (session_key, session_data, expire_date) FROM STDIN"
+        ) as copy:
+            for key in keys:
+                copy.write_row((key, data, expires))
+        with conn.cursor().copy(
+            "COPY sessions_mgmt_devicesession (user_id, session_key, public_id, user_agent, "
+            "browser, os, device_type, device_name, ip, created_at, last_active_at, expires_at) "
+            "FROM STDIN"
+        ) as copy:
+            for i, key in enumerate(keys):
+                copy.write_row(
+                    (
+                        i // PER_USER + 1,
+                        key,
+                        uuid.uuid4(),
+                        "Mozilla/5.0",
+                        "Safari",
+                        "iOS",
+                        "mobile",
+                        "Safari on iPhone",
+                        "198.51.100.7",
+                        now,
+                        now,
+                        expires,
+                    )
+                )
+        conn.execute("ANALYZE")
+
+
+def counts() -> tuple[int, int]:
+    with psycopg.connect(DSN) as conn:
+        rows = conn.execute("SELECT count(*) FROM sessions_mgmt_devicesession").fetchone()[0]
+        sessions = conn.execute("SELECT count(*) FROM django_session").fetchone()[0]
+    return rows, sessions
+
+
+results = [("", "seconds", "sessions/s", "peak RSS MB", "× floor")]
+with timer() as t:
+    seed()
+print(f"seeded {SESSIONS:,} sessions of {SESSIONS // PER_USER:,} users in {t['seconds']:.1f} s")
+
+with timer() as floor, psycopg.connect(DSN, autocommit=True) as conn:
+    conn.execute("DELETE FROM sessions_mgmt_devicesession")
+    conn.execute("DELETE FROM django_session")
+assert counts() == (0, 0)
+results.append(
+    (
+        "raw SQL DELETE (floor)",
+        f"{floor['seconds']:.2f}",
+        f"{SESSIONS / floor['seconds']:,.0f}",
+        "",
+        "1.00",
+    )
+)
+
+for batch in (500, 5000):
+    seed()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    command = [
+        sys.executable,
+        str(ROOT / "manage.py"),
+        "revoke_sessions",
+        "--all",
+        "--no-input",
+        f"--batch-size={batch}",
+    ]
+    with timer() as run:
+        child = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+    out = child.stdout.read().strip()
+    assert status == 0, status
+    assert out == f"Revoked {SESSIONS:,} sessions of {SESSIONS // PER_USER:,} users.", out
+    assert counts() == (0, 0), "every row and every session must be gone"
+    rss_mb = usage.ru_maxrss / 1024
+    results.append(
+        (
+            f"revoke_sessions --all --batch-size {batch}",
+            f"{run['seconds']:.2f}",
+            f"{SESSIONS / run['seconds']:,.0f}",
+            f"{rss_mb:.0f}",
+            f"{run['seconds'] / floor['seconds']:.2f}",
+        )
+    )
+report(f"revoke_sessions --all over {SESSIONS:,} sessions", results)
+print(f"  database: {settings.DATABASES['default']['NAME']}")
