@@ -5,6 +5,7 @@ The session cookie is the credential, so unsafe methods need the CSRF token in t
 ``X-CSRFToken`` header. Every answer, errors included, is JSON; an error has an ``error`` key.
 """
 
+import json
 import logging
 
 from django.http import HttpRequest, JsonResponse
@@ -19,6 +20,7 @@ from . import services
 from .conf import app_settings
 from .middleware import sync
 from .models import DeviceSession
+from .reauth import confirm_password, is_throttled, recently_authenticated
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,10 @@ def _csrf_failed(request: HttpRequest) -> bool:
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
 class ApiView(View):
-    """Authentication (401), method (405) and CSRF (403) checks, all answered in JSON."""
+    """Authentication (401), method (405), CSRF and recent-authentication (403) checks, all
+    answered in JSON."""
+
+    needs_recent_auth = True
 
     def dispatch(self, request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
@@ -54,11 +59,15 @@ class ApiView(View):
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
             return self.http_method_not_allowed(request, *args, **kwargs)
-        if method not in ("get", "head", "options", "trace") and _csrf_failed(request):
-            return error(
-                "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header.",
-                403,
-            )
+        if method not in ("get", "head", "options", "trace"):
+            if _csrf_failed(request):
+                return error(
+                    "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken "
+                    "header.",
+                    403,
+                )
+            if self.needs_recent_auth and not recently_authenticated(request):
+                return error("reauthentication_required", 403)
         try:
             return super().dispatch(request, *args, **kwargs)
         except services.SessionStoreError:
@@ -109,6 +118,30 @@ class RevokeAllApi(ApiView):
     def post(self, request: HttpRequest) -> JsonResponse:
         count = services.revoke_others(request.user, request.session.session_key)
         return JsonResponse({"message": "All other sessions have been revoked.", "revoked": count})
+
+
+class ReauthenticateApi(ApiView):
+    """``POST /me/reauthenticate`` with ``{"password": "…"}`` (JSON or form): confirm it's
+    you, so that revoking works for the next ``SESSIONS_MGMT_REAUTH_WINDOW`` seconds."""
+
+    http_method_names = ["post", "options"]
+    needs_recent_auth = False
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        password = request.POST.get("password")
+        if password is None and request.content_type == "application/json":
+            try:
+                password = json.loads(request.body or b"{}").get("password")
+            except (ValueError, AttributeError):
+                return error('The body must be JSON: {"password": "…"}.', 400)
+        if not isinstance(password, str) or not password:
+            return error('Send the account\'s password as "password".', 400)
+        if is_throttled(request.user):
+            return error("Too many wrong passwords. Wait 15 minutes, then try again.", 429)
+        problem = confirm_password(request, password)
+        if problem is None:
+            return JsonResponse({"message": "Confirmed."})
+        return error(problem, 400)
 
 
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:

@@ -10,5 +10,6 @@ urlpatterns = [
     path("sessions", api.SessionListApi.as_view(), name="list"),
     path("sessions/revoke-all", api.RevokeAllApi.as_view(), name="revoke_all"),
     path("sessions/<str:public_id>", api.SessionDetailApi.as_view(), name="detail"),
+    path("reauthenticate", api.ReauthenticateApi.as_view(), name="reauthenticate"),
     re_path(r"^.*$", api.not_found),
 ]

@@ -17,6 +17,7 @@ DEFAULTS = {
     "IDLE_TIMEOUT": None,
     "ABSOLUTE_TIMEOUT": None,
     "TIMEOUT_PRESET": None,
+    "REAUTH_WINDOW": 600,
 }
 
 #: Named server-side timeouts (idle, absolute), in seconds, after NIST SP 800-63B §7.

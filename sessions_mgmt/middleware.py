@@ -26,6 +26,7 @@ from .conf import app_settings
 from .devices import describe
 from .models import DeviceSession
 from .network import client_ip
+from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
 
 #: Session data key holding ``{"id": <row pk>, "t": <unix time of the row's last update>,
@@ -82,6 +83,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
         user=user, session_key=session.session_key, **_device_fields(request)
     )
     _remember(request, row.pk, row.ip, _client(request)[1])
+    mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
     _started(request, row)
     return row

@@ -14,6 +14,7 @@ from django.views.generic import TemplateView
 from . import services
 from .middleware import sync
 from .models import DeviceSession
+from .reauth import RecentAuthRequiredMixin
 
 LIST_URL = "sessions_mgmt:device_list"
 
@@ -41,7 +42,7 @@ class ConfirmRevokeOthersView(LoginRequiredMixin, TemplateView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class RevokeDeviceView(LoginRequiredMixin, View):
+class RevokeDeviceView(LoginRequiredMixin, RecentAuthRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, public_id) -> HttpResponse:
@@ -70,7 +71,7 @@ class RevokeDeviceView(LoginRequiredMixin, View):
 
 
 @method_decorator(never_cache, name="dispatch")
-class RevokeOtherDevicesView(LoginRequiredMixin, View):
+class RevokeOtherDevicesView(LoginRequiredMixin, RecentAuthRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest) -> HttpResponse:

@@ -39,6 +39,13 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Counters kept in the cache (wrong passwords) must not leak from test to test."""
+    yield
+    caches["default"].clear()
+
+
 def test_cache(node_id: str) -> dict:
     """The real Redis when REDIS_URL is set (a key prefix per test keeps tests apart), else
     a local-memory cache of the test's own."""

@@ -95,6 +95,19 @@ class DevicesMachine(RuleBasedStateMachine):
     def signed_in(self) -> list[Device]:
         return [d for d in self.devices if d.expected_signed_in]
 
+    def post_confirming(self, device: Device, url: str):
+        """POST as the person would: if asked to confirm it's them, give the password."""
+        response = device.client.post(url, follow=True)
+        if 'name="sessions_mgmt_password"' in response.content.decode():
+            response = device.client.post(
+                url, {"sessions_mgmt_password": self.password}, follow=True
+            )
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert 'name="sessions_mgmt_password"' not in html
+        self.assert_no_key_in(html)
+        return response
+
     def public_id_of(self, device: Device) -> str | None:
         row = DeviceSession.objects.filter(session_key=device.key or "").first()
         return str(row.public_id) if row else None
@@ -137,18 +150,14 @@ class DevicesMachine(RuleBasedStateMachine):
         if public_id is None:  # already signed out: its row is gone, as is any link to it
             assert not target.expected_signed_in
             return
-        response = actor.client.post(f"{DEVICES_URL}{public_id}/sign-out/", follow=True)
-        assert response.status_code == 200
-        self.assert_no_key_in(response.content.decode())
+        self.post_confirming(actor, f"{DEVICES_URL}{public_id}/sign-out/")
         target.expected_signed_in = False
 
     @precondition(lambda self: self.signed_in())
     @rule(data=st.data())
     def revoke_all_others(self, data):
         actor = data.draw(st.sampled_from(self.signed_in()))
-        response = actor.client.post(f"{DEVICES_URL}sign-out-others/", follow=True)
-        assert response.status_code == 200
-        self.assert_no_key_in(response.content.decode())
+        self.post_confirming(actor, f"{DEVICES_URL}sign-out-others/")
         for device in self.devices:
             device.expected_signed_in = device is actor
 
@@ -187,6 +196,10 @@ class DevicesMachine(RuleBasedStateMachine):
     @rule()
     def advance_the_clock_past_the_touch_interval(self):
         self.traveller.shift(timedelta(seconds=61))
+
+    @rule()
+    def advance_the_clock_past_the_confirmation_window(self):
+        self.traveller.shift(timedelta(minutes=11))
 
     # --- what must always hold ---
 

@@ -6,6 +6,7 @@ from django.http import HttpResponse
 from django.urls import path
 
 from config.urls import urlpatterns as demo_urlpatterns
+from sessions_mgmt.reauth import recent_auth_required
 
 
 def whoami(request):
@@ -28,7 +29,14 @@ def slow_write(request):
     return HttpResponse("yes" if signed_in else "no")
 
 
+@recent_auth_required
+def sensitive(request):
+    """A project's own sensitive page, behind the reusable decorator."""
+    return HttpResponse("sensitive")
+
+
 urlpatterns = [
+    path("sensitive/", sensitive),
     path("whoami/", whoami),
     path("slow-write/", slow_write),
     path("cycle/", cycle),

@@ -1,0 +1,124 @@
+"""Confirm it's you: sensitive actions need a recent authentication (OWASP ASVS 4.0.3
+3.3.4, GitHub's sudo mode).
+
+Signing in counts, and so does confirming the password on the "Confirm it's you" page. The
+window is ``SESSIONS_MGMT_REAUTH_WINDOW`` seconds (default 600; ``None`` turns the whole
+check off). After ``MAX_FAILURES`` wrong passwords within ``FAILURE_WINDOW`` seconds the
+confirmation is refused for a while; signing in itself is never locked.
+
+``recent_auth_required`` (a view decorator) and ``RecentAuthRequiredMixin`` put the check on
+any view. A GET without a recent authentication is sent to the confirmation page and
+back; a POST is answered with the confirmation page itself, which carries the original
+form fields and posts them again with the password, so the action goes on once confirmed.
+"""
+
+import time
+from functools import wraps
+
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+
+from .conf import app_settings
+
+AUTH_AT_KEY = "_sessions_mgmt_auth_at"
+PASSWORD_FIELD = "sessions_mgmt_password"
+THEN_GET_FIELD = "sessions_mgmt_then_get"  # the confirmed request was a GET: redirect to it
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60
+
+
+def mark_authenticated(request: HttpRequest) -> None:
+    """Record that the person proved who they are just now (sign-in, password)."""
+    request.session[AUTH_AT_KEY] = int(time.time())
+
+
+def recently_authenticated(request: HttpRequest) -> bool:
+    window = app_settings.REAUTH_WINDOW
+    if window is None:
+        return True
+    return time.time() - request.session.get(AUTH_AT_KEY, 0) <= window
+
+
+def _failures_key(user) -> str:
+    return f"sessions_mgmt:reauth-failures:{user.pk}"
+
+
+def is_throttled(user) -> bool:
+    """Whether confirming is refused for now, after too many wrong passwords."""
+    return cache.get(_failures_key(user), 0) >= MAX_FAILURES
+
+
+def confirm_password(request: HttpRequest, password: str) -> str | None:
+    """Check the signed-in user's password; ``None`` when confirmed, else the error to show."""
+    key = _failures_key(request.user)
+    if is_throttled(request.user):
+        return _("Too many wrong passwords. Please wait 15 minutes, then try again.")
+    user = authenticate(
+        request, **{request.user.USERNAME_FIELD: request.user.get_username(), "password": password}
+    )
+    if user is None or user.pk != request.user.pk:
+        cache.add(key, 0, FAILURE_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, FAILURE_WINDOW)
+        return _("That password is not right.")
+    cache.delete(key)
+    mark_authenticated(request)
+    return None
+
+
+def confirmation_page(request: HttpRequest, error: str | None = None, status: int = 200):
+    """The "Confirm it's you" page, carrying the fields of the form that was posted."""
+    carried = (
+        [
+            (name, value)
+            for name, values in request.POST.lists()
+            for value in values
+            if name not in (PASSWORD_FIELD, "csrfmiddlewaretoken")
+        ]
+        if request.method == "POST"
+        else [(THEN_GET_FIELD, "1")]
+    )
+    return render(
+        request,
+        "sessions_mgmt/confirm_password.html",
+        {
+            "carried": carried,
+            "action": request.get_full_path(),
+            "password_field": PASSWORD_FIELD,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def recent_auth_required(view):
+    """Run ``view`` only if the user authenticated within the window; else confirm first."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated or recently_authenticated(request):
+            return view(request, *args, **kwargs)
+        if request.method == "POST" and PASSWORD_FIELD in request.POST:
+            error = confirm_password(request, request.POST[PASSWORD_FIELD])
+            if error is None and THEN_GET_FIELD in request.POST:
+                return redirect(request.get_full_path())
+            if error is None:
+                return view(request, *args, **kwargs)
+            return confirmation_page(request, error, status=403)
+        return confirmation_page(request)
+
+    return wrapper
+
+
+class RecentAuthRequiredMixin:
+    """The class-based form of ``recent_auth_required``; put it after LoginRequiredMixin."""
+
+    @method_decorator(recent_auth_required)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
