@@ -98,6 +98,10 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# New-device alerts go to the console in the demo.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sessions-mgmt-demo@localhost")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sessions_mgmt:device_list"
 LOGOUT_REDIRECT_URL = "login"

@@ -18,6 +18,9 @@ DEFAULTS = {
     "ABSOLUTE_TIMEOUT": None,
     "TIMEOUT_PRESET": None,
     "REAUTH_WINDOW": 600,
+    "NEW_DEVICE_ALERTS": True,
+    "NEW_DEVICE_WINDOW": 90,
+    "PASSWORD_CHANGE_URL": "password_change",
 }
 
 #: Named server-side timeouts (idle, absolute), in seconds, after NIST SP 800-63B §7.

@@ -22,6 +22,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
+from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
 from .models import DeviceSession
@@ -86,6 +87,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
     mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
     _started(request, row)
+    check_new_device(request, row)
     return row
 
 

@@ -86,3 +86,28 @@ class DeviceSession(models.Model):
     @property
     def is_live(self) -> bool:
         return self.expires_at > timezone.now()
+
+
+class KnownDevice(models.Model):
+    """A kind of device (browser family, OS, device type) a user has signed in from, kept
+    after its sessions end, so that a sign-in from a new kind can be told apart."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="known_devices"
+    )
+    browser = models.CharField(max_length=100, blank=True)
+    os = models.CharField(max_length=100, blank=True)
+    device_type = models.CharField(max_length=10)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("known device")
+        verbose_name_plural = _("known devices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "browser", "os", "device_type"], name="sessions_mgmt_known_device"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.browser or '?'} / {self.os or '?'} / {self.device_type}"

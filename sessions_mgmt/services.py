@@ -36,6 +36,7 @@ PASSWORD_CHANGE = "password_change"  # the user's password changed
 DEACTIVATED = "deactivated"  # the user was saved with is_active=False
 USER_DELETED = "user_deleted"  # the user was deleted
 TIMEOUT = "timeout"  # idle or absolute timeout
+NOT_ME = "not_me"  # the "This wasn't me" link of a new-device alert
 DELETED = "deleted"  # its row was deleted through the ORM
 
 

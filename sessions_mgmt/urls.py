@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.DeviceListView.as_view(), name="device_list"),
     path("<uuid:public_id>/sign-out/", views.RevokeDeviceView.as_view(), name="revoke"),
     path("sign-out-others/", views.RevokeOtherDevicesView.as_view(), name="revoke_others"),
+    path("not-me/<str:token>/", views.NotMeView.as_view(), name="not_me"),
     path(
         "sign-out-others/confirm/",
         views.ConfirmRevokeOthersView.as_view(),

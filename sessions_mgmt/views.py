@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -12,6 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
 from . import services
+from .alerts import session_for_token
+from .conf import app_settings
 from .middleware import sync
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
@@ -99,3 +101,33 @@ class RevokeOtherDevicesView(LoginRequiredMixin, RecentAuthRequiredMixin, View):
             else:
                 messages.info(request, _("No other device was signed in."))
         return redirect(LIST_URL)
+
+
+@method_decorator(never_cache, name="dispatch")
+class NotMeView(View):
+    """The "This wasn't me" link of a new-device alert. GET only shows what it will do (mail
+    scanners follow links); the POST signs that one session out."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        row = session_for_token(token)
+        if row is None:
+            return render(request, "sessions_mgmt/not_me_invalid.html", status=410)
+        return render(request, "sessions_mgmt/not_me_confirm.html", {"device": row})
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        row = session_for_token(token)
+        if row is None:
+            return render(request, "sessions_mgmt/not_me_invalid.html", status=410)
+        try:
+            services.end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=services.NOT_ME)
+        except services.SessionStoreError:
+            messages.error(
+                request, _("We could not sign that device out just now. Please try again.")
+            )
+            return render(request, "sessions_mgmt/not_me_confirm.html", {"device": row}, status=503)
+        password_change_url = resolve_url(app_settings.PASSWORD_CHANGE_URL)
+        return render(
+            request,
+            "sessions_mgmt/not_me_done.html",
+            {"device": row, "password_change_url": password_change_url},
+        )

@@ -1,0 +1,84 @@
+"""New-device sign-in alerts (ASVS 4.0.3 2.2.3, Google's "new sign-in" email).
+
+When someone signs in from a kind of device (browser family, OS, device type) the account
+has not used within ``SESSIONS_MGMT_NEW_DEVICE_WINDOW`` days, the user gets an email with
+the device, IP, time and a "This wasn't me" link. The link carries the session's public id,
+signed and expiring after ``NOT_ME_MAX_AGE``; it can only end that one session, so it holds
+no secret, and it works once (the session is gone afterwards). The very first device of an
+account gets no alert. ``SESSIONS_MGMT_NEW_DEVICE_ALERTS = False`` turns alerts off.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import DeviceSession, KnownDevice
+
+logger = logging.getLogger(__name__)
+
+NOT_ME_SALT = "sessions_mgmt.not-me"
+NOT_ME_MAX_AGE = timedelta(days=7)
+
+
+def check_new_device(request: HttpRequest, row: DeviceSession) -> bool:
+    """Remember this kind of device for the user; alert them if it is new. One query when
+    the device is known, so a usual sign-in stays cheap."""
+    if not app_settings.NEW_DEVICE_ALERTS:
+        return False
+    kind = {"user_id": row.user_id, "browser": row.browser, "os": row.os}
+    kind["device_type"] = row.device_type
+    cutoff = timezone.now() - timedelta(days=app_settings.NEW_DEVICE_WINDOW)
+    if KnownDevice.objects.filter(**kind, last_seen_at__gte=cutoff).update(
+        last_seen_at=timezone.now()
+    ):
+        return False
+    first_device = not KnownDevice.objects.filter(user_id=row.user_id).exists()
+    KnownDevice.objects.update_or_create(**kind, defaults={"last_seen_at": timezone.now()})
+    if first_device:
+        return False
+    try:
+        send_alert(request, row)
+    except Exception:  # a mail server that is down must not stop the sign-in
+        logger.exception("Could not send the new-device alert for session %s", row.public_id)
+        return False
+    return True
+
+
+def not_me_token(row: DeviceSession) -> str:
+    return signing.dumps({"p": str(row.public_id), "u": str(row.user_id)}, salt=NOT_ME_SALT)
+
+
+def session_for_token(token: str) -> DeviceSession | None:
+    """The session a "This wasn't me" link names, if the link is genuine, fresh and unused."""
+    try:
+        data = signing.loads(token, salt=NOT_ME_SALT, max_age=NOT_ME_MAX_AGE)
+    except signing.BadSignature:  # includes SignatureExpired
+        return None
+    return DeviceSession.objects.filter(public_id=data.get("p"), user_id=data.get("u")).first()
+
+
+def send_alert(request: HttpRequest, row: DeviceSession) -> None:
+    user = get_user_model()._default_manager.get(pk=row.user_id)
+    email = getattr(user, user.get_email_field_name(), "")
+    if not email:
+        return
+    link = request.build_absolute_uri(reverse("sessions_mgmt:not_me", args=[not_me_token(row)]))
+    context = {"user": user, "device": row, "not_me_url": link, "site": request.get_host()}
+    subject = render_to_string("sessions_mgmt/email/new_device_subject.txt", context)
+    message = EmailMultiAlternatives(
+        " ".join(subject.split()),
+        render_to_string("sessions_mgmt/email/new_device.txt", context),
+        to=[email],
+    )
+    message.attach_alternative(
+        render_to_string("sessions_mgmt/email/new_device.html", context), "text/html"
+    )
+    message.send()
