@@ -16,7 +16,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import services
+from . import location, services
 from .conf import app_settings
 from .middleware import sync
 from .models import DeviceSession
@@ -30,7 +30,7 @@ def error(message: str, status: int, **headers) -> JsonResponse:
 
 
 def serialize(row: DeviceSession) -> dict:
-    return {
+    data = {
         "id": str(row.public_id),
         "deviceName": row.device_name,
         "ip": row.ip,
@@ -38,6 +38,9 @@ def serialize(row: DeviceSession) -> dict:
         "createdAt": row.created_at.isoformat(),
         "isCurrent": row.is_current,
     }
+    if location.available():  # only with the geo extra
+        data["location"] = row.location
+    return data
 
 
 def _csrf_failed(request: HttpRequest) -> bool:

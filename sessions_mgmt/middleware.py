@@ -25,6 +25,7 @@ from django.utils.translation import gettext
 from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
+from .location import locate
 from .models import DeviceSession
 from .network import client_ip
 from .reauth import mark_authenticated
@@ -93,6 +94,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
 
 def _device_fields(request: HttpRequest) -> dict:
     device = describe(request.META.get("HTTP_USER_AGENT"))
+    ip = client_ip(request)
     now = timezone.now()
     return {
         "user_agent": device.user_agent,
@@ -100,7 +102,8 @@ def _device_fields(request: HttpRequest) -> dict:
         "os": device.os,
         "device_type": device.device_type,
         "device_name": device.name,
-        "ip": client_ip(request),
+        "ip": ip,
+        "location": locate(ip),
         "created_at": now,
         "last_active_at": now,
         "expires_at": request.session.get_expiry_date(),
@@ -137,11 +140,13 @@ def sync(request: HttpRequest) -> None:
     if key == known_key and time.time() - state["t"] < app_settings.TOUCH_INTERVAL:
         return
     ip, agent = _client(request)
+    moved = {"location": locate(ip)} if ip != state.get("ip", ip) else {}
     found = DeviceSession.objects.filter(pk=state["id"]).update(
         session_key=key,
         last_active_at=timezone.now(),
         ip=ip,
         expires_at=session.get_expiry_date(),
+        **moved,
     )
     if not found:
         session.flush()

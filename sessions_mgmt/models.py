@@ -59,6 +59,8 @@ class DeviceSession(models.Model):
     )
     device_name = models.CharField(_("device"), max_length=200, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # Filled only with the geo extra (see location.py).
+    location = models.CharField(_("location"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("signed in"), default=timezone.now)
     last_active_at = models.DateTimeField(_("last active"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"), db_index=True)
