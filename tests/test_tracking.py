@@ -172,3 +172,24 @@ def test_saving_a_user_without_a_password_change_costs_no_query(user, django_ass
     user.first_name = "Ada"
     with django_assert_num_queries(1):  # the UPDATE of the user itself
         user.save()
+
+
+def test_a_password_reset_by_email_signs_out_every_session(engine, user, sign_in):
+    import re
+
+    from django.core import mail
+
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user)
+    mail.outbox.clear()
+    visitor = Client()
+    visitor.post("/accounts/password_reset/", {"email": user.email})
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    form = visitor.get(link, follow=True)
+    new = "Reset-Passw0rd-9"
+    done = visitor.post(
+        form.redirect_chain[-1][0], {"new_password1": new, "new_password2": new}, follow=True
+    )
+    assert "Every device that was signed in" in done.content.decode()
+    assert keys_of(user) == []
+    assert not is_signed_in(phone) and not is_signed_in(laptop)
