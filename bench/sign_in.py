@@ -60,7 +60,13 @@ def per_sign_in_us(installed: bool, n: int, new_agent: bool) -> float:
 
 rounds, n = (15, 40) if quick() else (41, 100)
 rows = [("", "µs/sign-in (median)", "queries", "extra µs")]
-for label, new_agent in (("repeated User-Agent", False), ("new User-Agent each time", True)):
+VARIANTS = (
+    ("repeated User-Agent", False, True),
+    ("repeated User-Agent, alerts off", False, False),
+    ("new User-Agent each time", True, True),
+)
+for label, new_agent, alerts in VARIANTS:
+    settings.SESSIONS_MGMT_NEW_DEVICE_ALERTS = alerts
     for installed in (True, False):
         per_sign_in_us(installed, 20, new_agent)  # warm up
     app(False)
