@@ -16,9 +16,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user
 from django.contrib.auth.models import AnonymousUser
+from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
+from django.utils.http import http_date
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
@@ -110,7 +113,7 @@ def _device_fields(request: HttpRequest) -> dict:
     }
 
 
-def sync(request: HttpRequest) -> None:
+def sync(request: HttpRequest, response: HttpResponse | None = None) -> None:
     """Adopt, re-key or touch the row of the request's session, as needed.
 
     Ends the session when its row has gone: the row was revoked, and a request that was
@@ -131,11 +134,7 @@ def sync(request: HttpRequest) -> None:
         settings.SESSION_COOKIE_NAME
     )
     if key == known_key and getattr(request, _SIGNED_IN_ATTR, False):
-        # A sign-in checks its new row once more before the session is saved: a "sign out
-        # of all other devices" may have ended it meanwhile, and saving it would fail. An
-        # UPDATE (of nothing) waits for a revoke that holds the row, where a SELECT would not.
-        if not DeviceSession.objects.filter(pk=state["id"]).update(session_key=key):
-            session.flush()
+        _commit_sign_in(request, response, state["id"])
         return
     if key == known_key and time.time() - state["t"] < app_settings.TOUCH_INTERVAL:
         return
@@ -163,6 +162,51 @@ def sync(request: HttpRequest) -> None:
             user_agent_changed=changed_agent,
             request=request,
         )
+
+
+def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, row_id: int) -> None:
+    """Save a new sign-in's session while its row is locked.
+
+    A "sign out of all other devices" running at the same moment may already have picked
+    this row. Locking the row (an UPDATE of nothing) and saving the session in the same
+    transaction means the revoke either ended it before (the row is gone: the session is
+    flushed and the browser simply is not signed in) or waits until the session is saved
+    (and then ends it cleanly). Saving here, not in SessionMiddleware after us, leaves no
+    moment in which a revoke could delete the session that is about to be saved, which
+    Django would answer with SessionInterrupted (400). So we also set the cookie, as
+    SessionMiddleware would have.
+    """
+    session = request.session
+    if response is None or response.status_code >= 500 or settings.SESSION_SAVE_EVERY_REQUEST:
+        # Only the row check: SessionMiddleware saves the session as usual.
+        if not DeviceSession.objects.filter(pk=row_id).update(session_key=session.session_key):
+            session.flush()
+        return
+    with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        alive = DeviceSession.objects.filter(pk=row_id).update(session_key=session.session_key)
+        if alive:
+            session.save()
+    if not alive:
+        session.flush()
+        return
+    session.modified = False  # saved: SessionMiddleware has nothing left to do but Vary
+    if session.get_expire_at_browser_close():
+        max_age = expires = None
+    else:
+        max_age = session.get_expiry_age()
+        expires = http_date(time.time() + max_age)
+    response.set_cookie(
+        settings.SESSION_COOKIE_NAME,
+        session.session_key,
+        max_age=max_age,
+        expires=expires,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
+        secure=settings.SESSION_COOKIE_SECURE or None,
+        httponly=settings.SESSION_COOKIE_HTTPONLY or None,
+        samesite=settings.SESSION_COOKIE_SAMESITE,
+    )
+    patch_vary_headers(response, ("Cookie",))
 
 
 def forget(request: HttpRequest, session_key: str) -> None:
@@ -250,7 +294,7 @@ class DeviceSessionMiddleware:
         token = _current_request.set(request)
         try:
             response = self.get_response(request)
-            sync(request)
+            sync(request, response)
         finally:
             _current_request.reset(token)
         return response

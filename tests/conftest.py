@@ -41,8 +41,9 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Counters kept in the cache (wrong passwords) must not leak from test to test."""
-    yield
+    """Counters kept in the cache (wrong passwords) must not leak from test to test. Cleared
+    before the test, while the run's own cache is configured (a test may point the cache
+    at a server it stops)."""
     caches["default"].clear()
 
 
