@@ -10,40 +10,32 @@ request does not count as activity.
 import time
 import zlib
 from contextvars import ContextVar
-from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.auth import SESSION_KEY, get_user
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth import SESSION_KEY
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.functional import SimpleLazyObject
 from django.utils.http import http_date
-from django.utils.timesince import timesince
-from django.utils.translation import gettext
 
 from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
 from .location import locate
-from .models import DeviceSession
+from .models import STATE_KEY, DeviceSession
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
+from .timeouts import guard_user
 
-#: Session data key holding ``{"id": <row pk>, "t": <unix time of the row's last update>,
-#: "ip": <IP then>, "ua": <crc32 of the User-Agent then>}``.
-STATE_KEY = "_sessions_mgmt"
 # Request attribute: the session key the row is known to carry, when it is not the cookie's.
 _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
-_current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
 # Request attribute: set when the session signed in during this request.
 _SIGNED_IN_ATTR = "_sessions_mgmt_signed_in"
 # Request attribute: the key whose row was already dropped in this request.
 _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
+_current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
 
 
 def _client(request: HttpRequest) -> tuple[str | None, int]:
@@ -247,39 +239,6 @@ def current_request() -> HttpRequest | None:
     return _current_request.get()
 
 
-def timeout_reason(state: dict, now: float) -> str | None:
-    """Why a session with this tracking state is over, by the configured timeouts, if it is.
-
-    Idle time is measured from the row's last update, so it is exact to within
-    ``SESSIONS_MGMT_TOUCH_INTERVAL``."""
-    idle, absolute = app_settings.timeouts()
-    if absolute is not None and now - state.get("s", now) > absolute:
-        return gettext("You were signed out: sessions end %(limit)s after signing in.") % {
-            "limit": timesince(timezone.now() - timedelta(seconds=absolute))
-        }
-    if idle is not None and now - state.get("t", now) > idle:
-        return gettext("You were signed out after %(limit)s without activity.") % {
-            "limit": timesince(timezone.now() - timedelta(seconds=idle))
-        }
-    return None
-
-
-def _user_within_timeouts(request: HttpRequest):
-    """``request.user``, unless the session has timed out: then the session ends (row and
-    store key), a message says why, and the request goes on signed out."""
-    session = request.session
-    state = session.get(STATE_KEY)
-    reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
-    if reason:
-        from . import services
-
-        services.end_sessions(DeviceSession.objects.filter(pk=state["id"]), reason=services.TIMEOUT)
-        session.flush()
-        messages.info(request, reason, fail_silently=True)
-        return AnonymousUser()
-    return get_user(request)
-
-
 class DeviceSessionMiddleware:
     """Place after ``SessionMiddleware`` and ``AuthenticationMiddleware``."""
 
@@ -288,9 +247,7 @@ class DeviceSessionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if any(limit is not None for limit in app_settings.timeouts()):
-            # Checked where the user is first needed, from the session data the request
-            # loads anyway: a timed-out session never reaches the view as signed in.
-            request.user = SimpleLazyObject(lambda: _user_within_timeouts(request))
+            guard_user(request)
         token = _current_request.set(request)
         try:
             response = self.get_response(request)

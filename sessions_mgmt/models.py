@@ -9,6 +9,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .devices import BOT, DESKTOP, MOBILE, OTHER, TABLET, USER_AGENT_MAX_LENGTH
 
+#: Session data key of a tracked session's state: ``{"id": <row pk>, "t": <unix time of
+#: the row's last update>, "s": <unix time of sign-in or adoption>, "ip": <IP then>, "ua":
+#: <crc32 of the User-Agent then>}``. Kept by the middleware, read by the timeouts.
+STATE_KEY = "_sessions_mgmt"
+
 
 class DeviceSessionQuerySet(models.QuerySet):
     def live(self) -> "DeviceSessionQuerySet":

@@ -97,3 +97,26 @@ def test_timeouts_keep_the_steady_state_free(engine, user, sign_in, settings):
     without_timeouts = queries()
     settings.SESSIONS_MGMT_TIMEOUT_PRESET = "AAL2"
     assert queries() == without_timeouts
+
+
+def test_async_views_get_the_same_guard(user, sign_in, settings):
+    from asgiref.sync import async_to_sync
+    from django.test import RequestFactory
+
+    from sessions_mgmt.timeouts import guard_user
+
+    settings.SESSIONS_MGMT_IDLE_TIMEOUT = 60 * 10
+    laptop = sign_in(user)
+    request = RequestFactory().get("/")
+    request.session = (
+        __import__("importlib")
+        .import_module(settings.SESSION_ENGINE)
+        .SessionStore(laptop.cookies[settings.SESSION_COOKIE_NAME].value)
+    )
+    guard_user(request)
+    assert async_to_sync(request.auser)() == user
+    with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
+        request.session = store(request.session.session_key)
+        guard_user(request)
+        assert not async_to_sync(request.auser)().is_authenticated
+    assert not DeviceSession.objects.filter(user=user).exists()
