@@ -1,6 +1,7 @@
 """Server-side idle and absolute timeouts, on a controlled clock (time-machine)."""
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 import time_machine
@@ -108,11 +109,8 @@ def test_async_views_get_the_same_guard(user, sign_in, settings):
     settings.SESSIONS_MGMT_IDLE_TIMEOUT = 60 * 10
     laptop = sign_in(user)
     request = RequestFactory().get("/")
-    request.session = (
-        __import__("importlib")
-        .import_module(settings.SESSION_ENGINE)
-        .SessionStore(laptop.cookies[settings.SESSION_COOKIE_NAME].value)
-    )
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    request.session = store(laptop.cookies[settings.SESSION_COOKIE_NAME].value)
     guard_user(request)
     assert async_to_sync(request.auser)() == user
     with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
