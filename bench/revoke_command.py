@@ -48,7 +48,8 @@ def seed() -> None:
                 copy.write_row((key, data, expires))
         with conn.cursor().copy(
             "COPY sessions_mgmt_devicesession (user_id, session_key, public_id, user_agent, "
-            "browser, os, device_type, device_name, ip, created_at, last_active_at, expires_at) "
+            "browser, os, device_type, device_name, ip, location, created_at, last_active_at, "
+            "expires_at) "
             "FROM STDIN"
         ) as copy:
             for i, key in enumerate(keys):
@@ -63,6 +64,7 @@ def seed() -> None:
                         "mobile",
                         "Safari on iPhone",
                         "198.51.100.7",
+                        "",
                         now,
                         now,
                         expires,
