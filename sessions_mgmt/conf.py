@@ -7,6 +7,8 @@
 """
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 DEFAULTS = {
     "TOUCH_INTERVAL": 60,
@@ -31,23 +33,46 @@ TIMEOUT_PRESETS = {
 
 
 class AppSettings:
-    """Attribute access to ``SESSIONS_MGMT_<NAME>`` with the documented default."""
+    """Attribute access to ``SESSIONS_MGMT_<NAME>`` with the documented default.
+
+    Values are read once and kept, since the middleware reads some on every request;
+    Django's ``setting_changed`` signal (``override_settings``, the ``settings`` test
+    fixture) clears them.
+    """
 
     prefix = "SESSIONS_MGMT_"
 
+    def __init__(self) -> None:
+        self._cache: dict = {}
+
     def timeouts(self) -> tuple[int | None, int | None]:
         """(idle, absolute) in seconds: the preset's, overridden by explicit settings."""
-        idle, absolute = TIMEOUT_PRESETS.get(self.TIMEOUT_PRESET, (None, None))
-        if hasattr(settings, self.prefix + "IDLE_TIMEOUT"):
-            idle = self.IDLE_TIMEOUT
-        if hasattr(settings, self.prefix + "ABSOLUTE_TIMEOUT"):
-            absolute = self.ABSOLUTE_TIMEOUT
-        return idle, absolute
+        if "timeouts" not in self._cache:
+            idle, absolute = TIMEOUT_PRESETS.get(self.TIMEOUT_PRESET, (None, None))
+            if hasattr(settings, self.prefix + "IDLE_TIMEOUT"):
+                idle = self.IDLE_TIMEOUT
+            if hasattr(settings, self.prefix + "ABSOLUTE_TIMEOUT"):
+                absolute = self.ABSOLUTE_TIMEOUT
+            self._cache["timeouts"] = (idle, absolute)
+        return self._cache["timeouts"]
 
     def __getattr__(self, name: str):
         if name not in DEFAULTS:
             raise AttributeError(name)
-        return getattr(settings, self.prefix + name, DEFAULTS[name])
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = self._cache[name] = getattr(settings, self.prefix + name, DEFAULTS[name])
+            return value
+
+    def reload(self) -> None:
+        self._cache.clear()
 
 
 app_settings = AppSettings()
+
+
+@receiver(setting_changed)
+def _reload(setting: str, **kwargs) -> None:
+    if setting.startswith(AppSettings.prefix):
+        app_settings.reload()
