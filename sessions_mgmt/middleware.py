@@ -38,9 +38,9 @@ _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
 _current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
 
 
-def _client(request: HttpRequest) -> tuple[str | None, int]:
-    """What identifies the client mid-session: its IP, and a checksum of its User-Agent."""
-    return client_ip(request), zlib.crc32(request.META.get("HTTP_USER_AGENT", "").encode())
+def _agent(request: HttpRequest) -> int:
+    """A checksum of the User-Agent, to notice a different browser mid-session."""
+    return zlib.crc32(request.META.get("HTTP_USER_AGENT", "").encode())
 
 
 def _remember(
@@ -79,7 +79,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
     row = DeviceSession.objects.create(
         user=user, session_key=session.session_key, **_device_fields(request)
     )
-    _remember(request, row.pk, row.ip, _client(request)[1])
+    _remember(request, row.pk, row.ip, _agent(request))
     mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
     _started(request, row)
@@ -130,7 +130,7 @@ def sync(request: HttpRequest, response: HttpResponse | None = None) -> None:
         return
     if key == known_key and time.time() - state["t"] < app_settings.TOUCH_INTERVAL:
         return
-    ip, agent = _client(request)
+    ip, agent = client_ip(request), _agent(request)
     moved = {"location": locate(ip)} if ip != state.get("ip", ip) else {}
     found = DeviceSession.objects.filter(pk=state["id"]).update(
         session_key=key,
@@ -229,7 +229,7 @@ def _adopt(request: HttpRequest) -> None:
         session_key=request.session.session_key,
         defaults={"user": user, **_device_fields(request)},
     )
-    _remember(request, row.pk, row.ip, _client(request)[1])
+    _remember(request, row.pk, row.ip, _agent(request))
     if created:
         _started(request, row)
 

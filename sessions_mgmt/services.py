@@ -10,7 +10,7 @@ per batch on the database and/or one ``delete_many`` on the cache, never a round
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from importlib import import_module
 from typing import Any, NamedTuple
@@ -112,28 +112,22 @@ class Row(NamedTuple):
     expires_at: datetime | None = None  # read only where needed (pruning)
 
 
-def _rows(queryset: DeviceSessionQuerySet):
-    return queryset.order_by("pk").values_list(
-        "pk", "session_key", "user_id", "public_id", "expires_at"
-    )
+_ROW_FIELDS = ("pk", "session_key", "user_id", "public_id")
 
 
-def batches(queryset: DeviceSessionQuerySet, batch_size: int | None = None) -> Iterator[list[Row]]:
-    """The rows of ``queryset`` in primary-key order, ``batch_size`` at a time.
+def _for_each_batch(rows, size: int, handle: Callable[[Any], list[Row]]) -> int:
+    """Walk ``rows`` (a queryset ordered by pk) one batch at a time; return how many.
 
-    Each batch is fetched after the previous one was handled, by key (``pk > last``), so
-    memory stays flat and deleting the rows of a batch does not shift the next one.
+    ``handle`` evaluates and deals with one page (a sliced queryset) and returns its rows.
+    Pages follow by key (``pk > last``), so memory stays flat and deleting the rows of a
+    batch does not shift the next one.
     """
-    size = batch_size or app_settings.REVOKE_BATCH_SIZE
-    rows, last_pk = _rows(queryset), None
+    seen, last_pk = 0, None
     while True:
-        page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
-        batch = [Row(*row) for row in page[:size]]
-        if not batch:
-            return
-        yield batch
+        batch = handle((rows if last_pk is None else rows.filter(pk__gt=last_pk))[:size])
+        seen += len(batch)
         if len(batch) < size:
-            return
+            return seen
         last_pk = batch[-1].pk
 
 
@@ -199,28 +193,45 @@ def end_sessions(
     of saving a session that is being ended. ``on_batch`` is called with each batch once it
     has been ended (for progress reports).
     """
-    size = batch_size or app_settings.REVOKE_BATCH_SIZE
-    rows = (
-        queryset.order_by("pk")
-        .values_list("pk", "session_key", "user_id", "public_id")
-        .select_for_update(of=("self",))
-    )
-    total, last_pk = 0, None
-    while True:
-        page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
+    rows = queryset.order_by("pk").values_list(*_ROW_FIELDS).select_for_update(of=("self",))
+
+    def end(page) -> list[Row]:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
-            batch = [Row(*row) for row in page[:size]]
+            batch = [Row(*row) for row in page]
             if batch:
                 _delete(batch)
-        if not batch:
-            return total
-        _announce(batch, reason)
-        total += len(batch)
-        if on_batch is not None:
-            on_batch(batch)
-        if len(batch) < size:
-            return total
-        last_pk = batch[-1].pk
+        if batch:
+            _announce(batch, reason)
+            if on_batch is not None:
+                on_batch(batch)
+        return batch
+
+    return _for_each_batch(rows, batch_size or app_settings.REVOKE_BATCH_SIZE, end)
+
+
+def prune_dead(
+    queryset: DeviceSessionQuerySet,
+    *,
+    reason: str = DELETED,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+) -> int:
+    """End the rows of ``queryset`` whose session has expired or left the store; live ones
+    are left alone. Return how many were (or, with ``dry_run``, would be) ended."""
+    rows = queryset.order_by("pk").values_list(*_ROW_FIELDS, "expires_at")
+    found = 0
+
+    def prune(page) -> list[Row]:
+        nonlocal found
+        batch = [Row(*row) for row in page]
+        dead = dead_rows(batch)
+        found += len(dead)
+        if not dry_run:
+            end_rows(dead, reason=reason)
+        return batch
+
+    _for_each_batch(rows, batch_size or app_settings.REVOKE_BATCH_SIZE, prune)
+    return found
 
 
 def dead_rows(rows: Sequence[Row]) -> list[Row]:

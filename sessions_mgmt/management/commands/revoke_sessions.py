@@ -178,19 +178,17 @@ class Command(BaseCommand):
         )
 
     def prune(self, rows, batch_size: int, options) -> None:
-        found = ended = 0
         try:
-            for batch in services.batches(rows, batch_size):
-                dead = services.dead_rows(batch)
-                found += len(dead)
-                if not options["dry_run"]:
-                    ended += services.end_rows(dead, reason=services.COMMAND)
+            found = services.prune_dead(
+                rows, reason=services.COMMAND, batch_size=batch_size, dry_run=options["dry_run"]
+            )
         except services.SessionStoreError as exc:
-            raise CommandError(f"The session store failed after {ended:,} rows: {exc}") from exc
-        if options["dry_run"]:
-            self.stdout.write(f"Would prune {found:,} expired or vanished sessions.")
-        else:
-            self.stdout.write(f"Pruned {ended:,} expired or vanished sessions.")
+            raise CommandError(
+                f"The session store failed: {exc}. Rows pruned so far are gone; the rest are "
+                "still listed. Run the command again."
+            ) from exc
+        verb = "Would prune" if options["dry_run"] else "Pruned"
+        self.stdout.write(f"{verb} {found:,} expired or vanished sessions.")
 
     def describe(self, rows, sessions: int, users: int) -> None:
         per_user = (
