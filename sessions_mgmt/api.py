@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import location, services
 from .conf import app_settings
-from .middleware import sync
+from .tracking import sync
 from .models import DeviceSession
 from .reauth import confirm_password, is_throttled, recently_authenticated
 

@@ -12,7 +12,7 @@ from django.dispatch import receiver
 
 from . import services
 from .conf import app_settings
-from .middleware import current_request, forget, start_tracking
+from .tracking import current_request, forget, start_tracking
 
 
 @receiver(user_logged_in, dispatch_uid="sessions_mgmt.track_sign_in")

@@ -12,18 +12,16 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from importlib import import_module
 from typing import Any, NamedTuple
 
-from django.conf import settings
-from django.contrib.sessions.backends import db as db_engine
-from django.core.cache import caches
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from . import store
 from .conf import app_settings
 from .models import DeviceSession, DeviceSessionQuerySet
 from .signals import session_revoked
+from .store import SessionStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +42,35 @@ class RevocationError(Exception):
     """A session could not be ended; nothing about it changed."""
 
 
-class SessionStoreError(RevocationError):
-    """The session store could not be reached; the sessions are still live and still listed."""
-
-
 class CurrentSessionError(RevocationError):
     """The session asked to be ended is the caller's own; signing out is logout's job."""
 
 
-def live_sessions(user) -> DeviceSessionQuerySet:
-    """The user's sessions that have not expired, most recently active first."""
-    return DeviceSession.objects.filter(user=user).live().order_by("-last_active_at")
+def _primary() -> str:
+    """The database alias decisions read: the one rows are written to, never a replica."""
+    return router.db_for_write(DeviceSession)
+
+
+def user_sessions(user) -> DeviceSessionQuerySet:
+    """Every row of the user, read from the primary database, most recently active first.
+
+    Not filtered by the rows' ``expires_at``: that is a copy, and a session whose copy is
+    out of date must still be found (and ended) while its cookie works.
+    """
+    return DeviceSession.objects.using(_primary()).filter(user=user).order_by("-last_active_at")
 
 
 def list_devices(user, current_session_key: str | None) -> list[DeviceSession]:
-    """The user's live sessions for display: the current one first, flagged ``is_current``."""
-    rows = list(live_sessions(user))
+    """The user's sessions whose cookies work, for display: the current one first, flagged
+    ``is_current``.
+
+    Which sessions work is asked of the session store itself (one query or one cache call
+    for the whole list), so a session is listed exactly while it can be used, whatever its
+    row says; rows of sessions that have ended are left for pruning.
+    """
+    rows = list(user_sessions(user))
+    alive = store.alive_keys([row.session_key for row in rows])
+    rows = [row for row in rows if row.session_key in alive]
     for row in rows:
         row.is_current = current_session_key is not None and row.session_key == current_session_key
     rows.sort(key=lambda row: not row.is_current)  # stable: keeps most-recent-first order
@@ -76,7 +87,7 @@ def get_session(user, public_id: str | uuid.UUID) -> DeviceSession:
         public_id = uuid.UUID(str(public_id))
     except ValueError:
         raise DeviceSession.DoesNotExist from None
-    return live_sessions(user).get(public_id=public_id)
+    return user_sessions(user).get(public_id=public_id)
 
 
 def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None) -> DeviceSession:
@@ -89,14 +100,15 @@ def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None)
 
 
 def revoke_others(user, keep_session_key: str | None, *, reason: str = OTHER_DEVICES) -> int:
-    """End every live session of the user except ``keep_session_key``; return how many."""
-    queryset = live_sessions(user).exclude(session_key=keep_session_key)
+    """End every session of the user except ``keep_session_key``, whatever the rows' stored
+    expiry says; return how many."""
+    queryset = user_sessions(user).exclude(session_key=keep_session_key)
     return end_sessions(queryset, reason=reason)
 
 
 def revoke_all(user, *, reason: str = DELETED) -> int:
     """End every session of the user, expired rows included; return how many rows went."""
-    return end_sessions(DeviceSession.objects.filter(user=user), reason=reason)
+    return end_sessions(user_sessions(user), reason=reason)
 
 
 def revoke_users(users, *, reason: str = ADMIN) -> int:
@@ -131,30 +143,11 @@ def _for_each_batch(rows, size: int, handle: Callable[[Any], list[Row]]) -> int:
         last_pk = batch[-1].pk
 
 
-def delete_where_in(model, field_name: str, values: Sequence) -> None:
-    """``DELETE FROM model WHERE field IN values``, as one array parameter on PostgreSQL.
-
-    A long ``IN (%s, %s, …)`` list costs more to build and send than the delete itself;
-    ``= ANY(%s)`` sends the batch as one value. Other databases use the ORM's ``__in``.
-    """
-    using = router.db_for_write(model)
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        model._base_manager.using(using).filter(**{f"{field_name}__in": list(values)}).delete()
-        return
-    quote = connection.ops.quote_name
-    column = model._meta.get_field(field_name).column
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(column)} = ANY(%s)",
-            [list(values)],
-        )
-
-
 def _delete(rows: Sequence[Row]) -> None:
     # Rows first: if the store then fails, the enclosing transaction brings them back.
-    delete_where_in(DeviceSession, "id", [row.pk for row in rows])
-    delete_store_keys([row.session_key for row in rows])
+    using = router.db_for_write(DeviceSession)
+    store.delete_where_in(DeviceSession, "id", [row.pk for row in rows])
+    store.delete_keys([row.session_key for row in rows], using=using)
 
 
 def _announce(rows: Sequence[Row], reason: str) -> None:
@@ -193,7 +186,12 @@ def end_sessions(
     of saving a session that is being ended. ``on_batch`` is called with each batch once it
     has been ended (for progress reports).
     """
-    rows = queryset.order_by("pk").values_list(*_ROW_FIELDS).select_for_update(of=("self",))
+    using = _primary()
+    rows = queryset.using(using).order_by("pk").values_list(*_ROW_FIELDS)
+    if connections[using].features.has_select_for_update_of:
+        rows = rows.select_for_update(of=("self",))
+    else:  # MariaDB, MySQL: the query reads only this table unless the caller's filter joins
+        rows = rows.select_for_update()
 
     def end(page) -> list[Row]:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
@@ -218,7 +216,7 @@ def prune_dead(
 ) -> int:
     """End the rows of ``queryset`` whose session has expired or left the store; live ones
     are left alone. Return how many were (or, with ``dry_run``, would be) ended."""
-    rows = queryset.order_by("pk").values_list(*_ROW_FIELDS, "expires_at")
+    rows = queryset.using(_primary()).order_by("pk").values_list(*_ROW_FIELDS, "expires_at")
     found = 0
 
     def prune(page) -> list[Row]:
@@ -243,51 +241,4 @@ def dead_rows(rows: Sequence[Row]) -> list[Row]:
 
 def alive_store_keys(session_keys: Sequence[str]) -> set[str]:
     """Which of these keys still hold an unexpired session in the configured store."""
-    if not session_keys:
-        return set()
-    store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    try:
-        if issubclass(store_class, db_engine.SessionStore):  # the database is the truth
-            model = store_class.get_model_class()
-            return set(
-                model._default_manager.filter(
-                    session_key__in=list(session_keys), expire_date__gt=timezone.now()
-                ).values_list("session_key", flat=True)
-            )
-        if hasattr(store_class, "cache_key_prefix"):
-            prefix = store_class.cache_key_prefix
-            found = caches[settings.SESSION_CACHE_ALIAS].get_many(
-                [prefix + k for k in session_keys]
-            )
-            return {key.removeprefix(prefix) for key in found}
-        store = store_class()
-        return {key for key in session_keys if store.exists(key)}
-    except Exception as exc:
-        raise SessionStoreError(str(exc)) from exc
-
-
-def delete_store_keys(session_keys: Sequence[str]) -> None:
-    """Delete these keys from the configured session store, in as few round trips as it allows.
-
-    Raises :class:`SessionStoreError` when the store fails; keys already gone are fine.
-    """
-    if not session_keys:
-        return
-    store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    uses_db = issubclass(store_class, db_engine.SessionStore)  # db and cached_db
-    uses_cache = hasattr(store_class, "cache_key_prefix")  # cache and cached_db
-    try:
-        if uses_db:
-            delete_where_in(store_class.get_model_class(), "session_key", session_keys)
-        if uses_cache:
-            prefix = store_class.cache_key_prefix
-            caches[settings.SESSION_CACHE_ALIAS].delete_many([prefix + k for k in session_keys])
-        if not (uses_db or uses_cache):  # file, or an engine we know nothing about
-            store = store_class()
-            for key in session_keys:
-                store.delete(key)
-    except Exception as exc:
-        logger.warning(
-            "Could not end %d session(s): the session store failed: %r", len(session_keys), exc
-        )
-        raise SessionStoreError(str(exc)) from exc
+    return store.alive_keys(session_keys)

@@ -1,15 +1,26 @@
 """Server-side idle and absolute timeouts (NIST SP 800-63B §7), independent of the cookie.
 
-The timestamps live in the session's tracking data (see ``middleware.STATE_KEY``), so the
+The timestamps live in the session's tracking data (see ``models.STATE_KEY``), so the
 check reads nothing the request does not load anyway. It runs where the user is first
 needed (``request.user`` / ``request.auser``), so a timed-out session never reaches a view
-as signed in.
+as signed in, and again after a view that used only ``request.session``, before tracking
+would count that request as activity.
+
+Idle time is exact: with an idle timeout set, every request that uses the session records
+its time in the session (``"a"``; the app saves the session, keeping its expiry), so the
+limit counts from the last request, to the fraction of a second. Without one, nothing is
+recorded between touches.
+
+The same check ends a session at its expiry (``"x"``, see tracking) on engines the app
+cannot make keep that expiry themselves (``file`` and engines it does not know), so that
+the app's own saves never make a session outlive the time Django would have ended it.
 """
 
 import time
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user
 from django.contrib.auth.models import AnonymousUser
@@ -17,28 +28,73 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.timesince import timesince
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
-from . import services
+from . import services, store
 from .conf import app_settings
 from .models import STATE_KEY, DeviceSession
 
+_EXPIRY_MESSAGE = gettext_noop("Your session has expired. Please sign in again.")
+
 
 def timeout_reason(state: dict, now: float) -> str | None:
-    """Why a session with this tracking state is over, by the configured timeouts, if it is.
-
-    Idle time is measured from the row's last update, so it is exact to within
-    ``SESSIONS_MGMT_TOUCH_INTERVAL``."""
+    """Why a session with this tracking state is over, by the configured timeouts or (where
+    the store cannot keep it) its expiry, if it is."""
+    if "x" in state and now >= state["x"] and not _store_keeps_expiry():
+        return gettext(_EXPIRY_MESSAGE)
     idle, absolute = app_settings.timeouts()
     if absolute is not None and now - state.get("s", now) > absolute:
         return gettext("You were signed out: sessions end %(limit)s after signing in.") % {
             "limit": timesince(timezone.now() - timedelta(seconds=absolute))
         }
-    if idle is not None and now - state.get("t", now) > idle:
+    if idle is not None and now - state.get("a", state.get("t", now)) > idle:
         return gettext("You were signed out after %(limit)s without activity.") % {
             "limit": timesince(timezone.now() - timedelta(seconds=idle))
         }
     return None
+
+
+_keeps_expiry: dict[str, bool] = {}
+
+
+def _store_keeps_expiry() -> bool:
+    """Whether the configured engine ends sessions itself at the expiry the app keeps."""
+    engine = settings.SESSION_ENGINE
+    if engine not in _keeps_expiry:
+        _keeps_expiry[engine] = store.keeps_expiry(store.engine())
+    return _keeps_expiry[engine]
+
+
+def needed() -> bool:
+    """Whether requests must be checked: timeouts are set, or the store cannot keep expiry."""
+    return any(limit is not None for limit in app_settings.timeouts()) or (
+        not _store_keeps_expiry()
+    )
+
+
+def guard(request: HttpRequest) -> None:
+    if needed():
+        guard_user(request)
+
+
+def _end(request: HttpRequest, state: dict, reason: str) -> None:
+    services.end_sessions(DeviceSession.objects.filter(pk=state["id"]), reason=services.TIMEOUT)
+    request.session.flush()
+    messages.info(request, reason, fail_silently=True)
+
+
+def ended_after_view(request: HttpRequest) -> bool:
+    """After a view that used only the session: end it if it has timed out, so that
+    tracking does not count the request as activity (which would revive it)."""
+    session = getattr(request, "session", None)
+    if session is None or not session.accessed or not needed():
+        return False
+    state = session.get(STATE_KEY)
+    reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
+    if reason:
+        _end(request, state, reason)
+        return True
+    return False
 
 
 def _user_within_timeouts(request: HttpRequest):
@@ -48,9 +104,7 @@ def _user_within_timeouts(request: HttpRequest):
     state = session.get(STATE_KEY)
     reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
     if reason:
-        services.end_sessions(DeviceSession.objects.filter(pk=state["id"]), reason=services.TIMEOUT)
-        session.flush()
-        messages.info(request, reason, fail_silently=True)
+        _end(request, state, reason)
         return AnonymousUser()
     return get_user(request)
 

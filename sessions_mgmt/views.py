@@ -14,7 +14,7 @@ from django.views.generic import TemplateView
 from . import services
 from .alerts import session_for_token
 from .conf import app_settings
-from .middleware import sync
+from .tracking import sync
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
 

@@ -96,8 +96,27 @@ def test_timeouts_keep_the_steady_state_free(engine, user, sign_in, settings):
         return len(ctx.captured_queries)
 
     without_timeouts = queries()
-    settings.SESSIONS_MGMT_TIMEOUT_PRESET = "AAL2"
+    settings.SESSIONS_MGMT_ABSOLUTE_TIMEOUT = 12 * 3600
     assert queries() == without_timeouts
+
+
+def test_an_exact_idle_timeout_costs_one_session_save_and_no_row_write(
+    engine, user, sign_in, settings
+):
+    """Exact idle time needs each request's time: the documented price is the session save
+    that SESSION_SAVE_EVERY_REQUEST would make, never a write to the device row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SESSIONS_MGMT_IDLE_TIMEOUT = 30 * 60
+    laptop = sign_in(user)
+    laptop.get("/whoami/")
+    with CaptureQueriesContext(connection) as ctx:
+        assert laptop.get("/whoami/").content.decode() == user.username
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]
+    assert not any("sessions_mgmt_devicesession" in sql for sql in writes)
+    if engine in ("db", "cached_db"):
+        assert any("django_session" in sql and "UPDATE" in sql for sql in writes)
 
 
 def test_async_views_get_the_same_guard(user, sign_in, settings):

@@ -1,0 +1,208 @@
+"""Talking to the configured session store: end keys, tell which keys are alive, save a
+session without moving its expiry.
+
+Django's own engines (``db``, ``cache``, ``cached_db``, ``file``) get a fast path: one
+query or one cache call for a whole batch. The fast path is taken only where it provably
+does what the engine's public API would: the engine is one of Django's, or a subclass that
+overrides none of the methods the fast path stands in for (a subclass may change
+``cache_key_prefix`` or ``get_model_class()``, which the fast path reads). Any other engine
+is driven one key at a time through its public API (``load()``, ``delete()``), which is
+slower but right; ``checks.py`` warns about engines the app does not know.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends import cache as cache_engine
+from django.contrib.sessions.backends import cached_db as cached_db_engine
+from django.contrib.sessions.backends import db as db_engine
+from django.contrib.sessions.backends import file as file_engine
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.cache import caches
+from django.db import connections, router, transaction
+from django.db.models.deletion import Collector
+from django.db.models import QuerySet
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+#: Django's engines, most specific first.
+KNOWN_ENGINES = (cached_db_engine.SessionStore, db_engine.SessionStore, cache_engine.SessionStore)
+#: What the fast path stands in for; a subclass overriding any of these gets the slow path.
+_FAST_PATH_METHODS = (
+    "__init__",
+    "load",
+    "exists",
+    "delete",
+    "save",
+    "cache_key",
+    "_get_session_from_db",
+    "get_expiry_age",
+    "get_expiry_date",
+)
+
+
+class SessionStoreError(Exception):
+    """The session store could not be reached; the sessions are still live and still listed."""
+
+
+def engine() -> type[SessionBase]:
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def _stock_base(store_class: type) -> type | None:
+    """The Django engine ``store_class`` behaves exactly like, for the fast path, if any."""
+    for base in KNOWN_ENGINES:
+        if issubclass(store_class, base):
+            same = all(
+                getattr(store_class, name, None) is getattr(base, name, None)
+                for name in _FAST_PATH_METHODS
+            )
+            return base if same else None
+    return None
+
+
+def keeps_expiry(store_class: type) -> bool:
+    """Whether ``save_keeping_expiry`` can make this engine end a session when it should."""
+    return _stock_base(store_class) is not None
+
+
+def is_known_engine(store_class: type) -> bool:
+    """Whether the app knows how this engine keeps sessions (Django's four and subclasses)."""
+    return issubclass(store_class, (*KNOWN_ENGINES, file_engine.SessionStore))
+
+
+def delete_where_in(model, field_name: str, values: Sequence) -> None:
+    """``DELETE FROM model WHERE field IN values``, with the ORM's semantics.
+
+    When the ORM itself would delete without loading rows (no signal receivers, no
+    cascades: ``Collector.can_fast_delete``), PostgreSQL gets one ``= ANY(%s)`` array
+    parameter, which costs far less to build and send than a long ``IN`` list. Otherwise,
+    and on other databases, Django's own ``QuerySet.delete()`` runs, so ``pre_delete`` /
+    ``post_delete`` receivers and cascades behave the same on every database.
+    """
+    using = router.db_for_write(model)
+    connection = connections[using]
+    queryset = model._base_manager.using(using).filter(**{f"{field_name}__in": list(values)})
+    if connection.vendor == "postgresql" and Collector(using).can_fast_delete(queryset):
+        quote = connection.ops.quote_name
+        column = model._meta.get_field(field_name).column
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(column)} = ANY(%s)",
+                [list(values)],
+            )
+        return
+    QuerySet.delete(queryset)  # Django's own, whatever the model's queryset overrides
+
+
+def alive_keys(session_keys: Sequence[str]) -> set[str]:
+    """Which of these keys hold a signed-in, unexpired session in the configured store:
+    the sessions whose cookies still work. One query or one cache call on the fast path."""
+    if not session_keys:
+        return set()
+    store_class = engine()
+    base = _stock_base(store_class)
+    try:
+        if base is db_engine.SessionStore or base is cached_db_engine.SessionStore:
+            # The database is the truth for both (cached_db writes it on every save).
+            return set(
+                store_class.get_model_class()
+                ._default_manager.using(router.db_for_write(store_class.get_model_class()))
+                .filter(session_key__in=list(session_keys), expire_date__gt=timezone.now())
+                .values_list("session_key", flat=True)
+            )
+        if base is cache_engine.SessionStore:
+            prefix = store_class.cache_key_prefix
+            found = caches[settings.SESSION_CACHE_ALIAS].get_many(
+                [prefix + key for key in session_keys]
+            )
+            return {key.removeprefix(prefix) for key, data in found.items() if data}
+        return {key for key in session_keys if SESSION_KEY in store_class(key).load()}
+    except Exception as exc:
+        raise SessionStoreError(str(exc)) from exc
+
+
+def _cache_keys(store_class: type, session_keys: Sequence[str]) -> list[str]:
+    prefix = store_class.cache_key_prefix
+    return [prefix + key for key in session_keys]
+
+
+def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> None:
+    """Delete these keys from the configured session store, in as few round trips as it
+    allows. Raises :class:`SessionStoreError` when the store fails; keys already gone are
+    fine.
+
+    Cache entries are deleted now *and again after the transaction ``using`` commits*:
+    between the two, another app server that misses the cache may read a session row that
+    is not yet deleted for everyone and write it back into the cache (``cached_db``); the
+    second delete removes such a copy, so no server can revive a revoked session.
+    """
+    if not session_keys:
+        return
+    store_class = engine()
+    base = _stock_base(store_class)
+    try:
+        if base is db_engine.SessionStore or base is cached_db_engine.SessionStore:
+            delete_where_in(store_class.get_model_class(), "session_key", session_keys)
+        if base is cache_engine.SessionStore or base is cached_db_engine.SessionStore:
+            cache = caches[settings.SESSION_CACHE_ALIAS]
+            keys = _cache_keys(store_class, session_keys)
+            cache.delete_many(keys)
+            _after_commit(lambda: cache.delete_many(keys), using)
+        elif base is None:  # file, or an engine whose own delete() must run
+            store = store_class()
+            for key in session_keys:
+                store.delete(key)
+            if hasattr(store_class, "cache_key_prefix"):  # it keeps sessions in a cache
+
+                def delete_again() -> None:
+                    for key in session_keys:
+                        store.delete(key)
+
+                _after_commit(delete_again, using)
+    except Exception as exc:
+        logger.warning(
+            "Could not end %d session(s): the session store failed: %r", len(session_keys), exc
+        )
+        raise SessionStoreError(str(exc)) from exc
+
+
+def _after_commit(func, using: str | None) -> None:
+    """Run ``func`` once the transaction commits (at once outside one); a failure then is
+    logged, since the sessions were already ended."""
+
+    def run() -> None:
+        try:
+            func()
+        except Exception as exc:
+            logger.error("Could not delete revoked sessions' cache entries again: %r", exc)
+
+    transaction.on_commit(run, using=using)
+
+
+def save_keeping_expiry(session: SessionBase, expires_at: datetime) -> bool:
+    """Save ``session`` so that the store ends it at ``expires_at``, not later.
+
+    A save normally restarts the session's lifetime (``SESSION_COOKIE_AGE`` from now). The
+    app saves sessions for its own bookkeeping, and must not change when they end; so
+    during its own save the session answers ``get_expiry_age()`` / ``get_expiry_date()``
+    (the two methods through which Django's engines learn the expiry) with the remaining
+    time. Returns False for engines where that cannot be shown to work (then the session
+    is saved as usual and the app's own check ends it at ``expires_at``, see timeouts).
+    """
+    remaining = max(1, int((expires_at - timezone.now()).total_seconds()))
+    if _stock_base(type(session)) is None:
+        session.save()
+        return False
+    session.get_expiry_age = lambda **kwargs: remaining
+    session.get_expiry_date = lambda **kwargs: expires_at
+    try:
+        session.save()
+    finally:
+        del session.get_expiry_age, session.get_expiry_date
+    return True

@@ -1,0 +1,337 @@
+"""Keep each signed-in session's ``DeviceSession`` row in step with the session store:
+sign-in, adoption, touch, key changes, sign-out.
+
+The steady state costs nothing: the row's id and the time of its last update live in the
+session data, which the request has already loaded, so deciding that nothing is due reads
+no database. Only sessions the request itself used are looked at (a view that never reads
+``request.user`` or ``request.session`` gets no work and no query); such a request does not
+count as activity.
+
+Expiry. Installing the app must not change when sessions end. Django ends a session
+``SESSION_COOKIE_AGE`` after its last save (or at the date a view gave ``set_expiry()``); the
+app's own bookkeeping saves would push that back on every touch. So the state remembers
+the moment the store is due to end the session (``"x"``), moved only when the *project*
+saves the session (a view changed it, ``set_expiry()``, or ``SESSION_SAVE_EVERY_REQUEST``),
+and the app's own saves keep it (``store.save_keeping_expiry``). The row's ``expires_at``
+follows it at sign-in, at each touch and whenever ``set_expiry()`` changes the kind of expiry.
+"""
+
+import time
+import zlib
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.db import router, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date
+
+from . import store
+from .alerts import check_new_device
+from .conf import app_settings
+from .devices import describe
+from .location import locate
+from .models import STATE_KEY, DeviceSession
+from .network import client_ip
+from .reauth import mark_authenticated
+from .signals import session_client_changed, session_started
+
+# Request attribute: the session key the row is known to carry, when it is not the cookie's.
+_TRACKED_KEY_ATTR = "_sessions_mgmt_key"
+# Request attribute: set when the session signed in during this request.
+_SIGNED_IN_ATTR = "_sessions_mgmt_signed_in"
+# Request attribute: the key whose row was already dropped in this request.
+_FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
+# Session data key Django keeps a custom expiry under (``set_expiry()``).
+_EXPIRY = "_session_expiry"
+_current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
+
+
+def _agent(request: HttpRequest) -> int:
+    """A checksum of the User-Agent, to notice a different browser mid-session."""
+    return zlib.crc32(request.META.get("HTTP_USER_AGENT", "").encode())
+
+
+def expires_at(state: dict) -> datetime:
+    """When the store ends a tracked session, by its state."""
+    return datetime.fromtimestamp(state["x"], tz=UTC)
+
+
+def _remember(request: HttpRequest, state: dict, **changes) -> dict:
+    """Write the tracking state into the session (which marks it modified)."""
+    state = {**state, **changes}
+    request.session[STATE_KEY] = state
+    setattr(request, _TRACKED_KEY_ATTR, request.session.session_key)
+    return state
+
+
+def _new_state(request: HttpRequest, row: DeviceSession) -> dict:
+    now = time.time()
+    session = request.session
+    return {
+        "id": row.pk,
+        "t": now,
+        "s": now,
+        "a": now,
+        "ip": row.ip,
+        "ua": _agent(request),
+        "x": session.get_expiry_date().timestamp(),
+        "e": session.get(_EXPIRY),
+    }
+
+
+def _started(request: HttpRequest, row: DeviceSession) -> None:
+    if session_started.has_listeners(DeviceSession):
+        session_started.send(sender=DeviceSession, device_session=row, request=request)
+
+
+def start_tracking(request: HttpRequest, user) -> DeviceSession:
+    """Create the row of a session that has just signed in (called from ``user_logged_in``).
+
+    ``login()`` has already replaced the session key (unless the same user signs in again);
+    the row of the key the browser came with, if any, is dropped: that sign-in is over.
+    """
+    session = request.session
+    if session.session_key is None:  # login() flushed another user's session: make a key
+        session.save()
+    old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if old_key and old_key != session.session_key:
+        forget(request, old_key)
+    elif STATE_KEY in session:  # signed in again without a new key: a fresh row replaces it
+        forget(request, session.session_key)
+    row = DeviceSession.objects.create(
+        user=user, session_key=session.session_key, **_device_fields(request)
+    )
+    _remember(request, _new_state(request, row))
+    mark_authenticated(request)
+    setattr(request, _SIGNED_IN_ATTR, True)
+    _started(request, row)
+    check_new_device(request, row)
+    return row
+
+
+def _device_fields(request: HttpRequest) -> dict:
+    device = describe(request.META.get("HTTP_USER_AGENT"))
+    ip = client_ip(request)
+    now = timezone.now()
+    return {
+        "user_agent": device.user_agent,
+        "browser": device.browser,
+        "os": device.os,
+        "device_type": device.device_type,
+        "device_name": device.name,
+        "ip": ip,
+        "location": locate(ip),
+        "created_at": now,
+        "last_active_at": now,
+        "expires_at": request.session.get_expiry_date(),
+    }
+
+
+def sync(request: HttpRequest, response: HttpResponse | None = None) -> None:
+    """Adopt, re-key or touch the row of the request's session, as needed.
+
+    Ends the session when its row has gone: the row was revoked, and a request that was
+    already in flight must not keep the session alive.
+    """
+    session = getattr(request, "session", None)
+    if session is None or not session.accessed:
+        return
+    key = session.session_key
+    if key is None or SESSION_KEY not in session:
+        _forget_if_flushed(request, session)
+        return
+    state = session.get(STATE_KEY)
+    if state is None:
+        _adopt(request)
+        return
+    known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
+        settings.SESSION_COOKIE_NAME
+    )
+    failed = response is not None and response.status_code >= 500
+    if failed:
+        if key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+            _drop_unsaved_key(request, state["id"], key)
+        return  # Django does not save the session of a failed response: neither do we
+    if key == known_key and getattr(request, _SIGNED_IN_ATTR, False):
+        _commit_sign_in(request, response, state)
+        return
+    _touch(request, state, moved_key=key != known_key)
+
+
+def _drop_unsaved_key(request: HttpRequest, row_id: int, key: str) -> None:
+    """The view changed the session key (``cycle_key()``, ``login()``) and then failed.
+
+    Django does not save a failed response's session nor send its cookie, so the browser
+    keeps the old key, which the key change already deleted. The new key holds a signed-in
+    session that no browser has: it is deleted with its row, so that no device is listed
+    whose cookie does not exist.
+    """
+    with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        DeviceSession.objects.filter(pk=row_id).delete_rows()
+        store.delete_keys([key], using=router.db_for_write(DeviceSession))
+    request.session.clear()
+    request.session.modified = False
+
+
+def _touch(request: HttpRequest, state: dict, *, moved_key: bool) -> None:
+    session = request.session
+    now = time.time()
+    sliding = session.modified or settings.SESSION_SAVE_EVERY_REQUEST
+    if sliding:  # the project saves the session anyway: its expiry moves, by Django's rules
+        expiry = session.get_expiry_date().timestamp()
+    else:
+        expiry = state.get("x") or session.get_expiry_date().timestamp()
+    expiry_changed = session.get(_EXPIRY) != state.get("e")
+    due = moved_key or expiry_changed or now - state["t"] >= app_settings.TOUCH_INTERVAL
+    exact_idle = app_settings.timeouts()[0] is not None
+    if not due:
+        if sliding or exact_idle:  # free when the project saves anyway; see timeouts
+            _remember(request, state, a=now, x=expiry)
+            _save(request, sliding, expiry)
+        return
+    ip, agent = client_ip(request), _agent(request)
+    moved = {"location": locate(ip)} if ip != state.get("ip", ip) else {}
+    found = DeviceSession.objects.filter(pk=state["id"]).update(
+        session_key=session.session_key,
+        last_active_at=timezone.now(),
+        ip=ip,
+        expires_at=datetime.fromtimestamp(expiry, tz=UTC),
+        **moved,
+    )
+    if not found:
+        session.flush()
+        return
+    _remember(request, state, t=now, a=now, ip=ip, ua=agent, x=expiry, e=session.get(_EXPIRY))
+    _save(request, sliding, expiry)
+    changed_ip, changed_agent = ip != state.get("ip", ip), agent != state.get("ua", agent)
+    if (changed_ip or changed_agent) and session_client_changed.has_listeners(DeviceSession):
+        session_client_changed.send(
+            sender=DeviceSession,
+            device_session_id=state["id"],
+            user_id=session[SESSION_KEY],
+            old_ip=state.get("ip"),
+            new_ip=ip,
+            user_agent_changed=changed_agent,
+            request=request,
+        )
+
+
+def _save(request: HttpRequest, sliding: bool, expiry: float) -> None:
+    """After a change of the app's own state: leave the save to SessionMiddleware when the
+    project saves the session anyway; else save it now, keeping its expiry, and tell
+    SessionMiddleware there is nothing to save (so the cookie is not sent again either)."""
+    if sliding:
+        return
+    try:
+        store.save_keeping_expiry(request.session, datetime.fromtimestamp(expiry, tz=UTC))
+    except UpdateError:  # ended by another request meanwhile, as SessionMiddleware says
+        raise SessionInterrupted(
+            "The request's session was deleted before the request completed."
+        ) from None
+    request.session.modified = False
+
+
+def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: dict) -> None:
+    """Save a new sign-in's session while its row is locked.
+
+    A "sign out of all other devices" running at the same moment may already have picked
+    this row. Locking the row (an UPDATE) and saving the session in the same transaction
+    means the revoke either ended it before (the row is gone: the session is flushed and
+    the browser simply is not signed in) or waits until the session is saved (and then
+    ends it cleanly). Saving here, not in SessionMiddleware after us, leaves no moment in
+    which a revoke could delete the session that is about to be saved, which Django would
+    answer with SessionInterrupted (400). So we also set the cookie, as SessionMiddleware
+    would have.
+
+    The login view may have called ``set_expiry()`` after ``login()`` ("remember me"): the
+    row and the state take the expiry the session is saved with now.
+    """
+    session = request.session
+    expiry = session.get_expiry_date()
+    _remember(request, state, x=expiry.timestamp(), e=session.get(_EXPIRY))
+    fields = {"session_key": session.session_key, "expires_at": expiry}
+    row = DeviceSession.objects.filter(pk=state["id"])
+    if response is None or settings.SESSION_SAVE_EVERY_REQUEST:
+        # Only the row check: SessionMiddleware saves the session as usual.
+        if not row.update(**fields):
+            session.flush()
+        return
+    with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        alive = row.update(**fields)
+        if alive:
+            session.save()
+    if not alive:
+        session.flush()
+        return
+    session.modified = False  # saved: SessionMiddleware has nothing left to do but Vary
+    if session.get_expire_at_browser_close():
+        max_age = expires = None
+    else:
+        max_age = session.get_expiry_age()
+        expires = http_date(time.time() + max_age)
+    response.set_cookie(
+        settings.SESSION_COOKIE_NAME,
+        session.session_key,
+        max_age=max_age,
+        expires=expires,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
+        secure=settings.SESSION_COOKIE_SECURE or None,
+        httponly=settings.SESSION_COOKIE_HTTPONLY or None,
+        samesite=settings.SESSION_COOKIE_SAMESITE,
+    )
+    patch_vary_headers(response, ("Cookie",))
+
+
+def forget(request: HttpRequest, session_key: str) -> None:
+    """Drop the row of a session that Django itself has ended (``logout()``, ``flush()``)."""
+    DeviceSession.objects.filter(session_key=session_key).delete_rows()
+    setattr(request, _FORGOTTEN_KEY_ATTR, session_key)
+
+
+def _forget_if_flushed(request: HttpRequest, session) -> None:
+    """A signed-in session flushed during the request (e.g. by Django's password-hash check)
+    loses its row too; a stale or absent cookie, which is not flushed, costs nothing."""
+    old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if (
+        session.modified
+        and session.session_key is None
+        and old_key
+        and old_key != getattr(request, _FORGOTTEN_KEY_ATTR, None)
+    ):
+        forget(request, old_key)
+
+
+def _adopt(request: HttpRequest) -> None:
+    """Give a row to a session that signed in before the app was installed. Its expiry
+    restarts once, here (the store's own expiry is not readable on every engine)."""
+    user = request.user
+    if not user.is_authenticated:  # the session names a user who no longer exists
+        return
+    row, created = DeviceSession.objects.get_or_create(
+        session_key=request.session.session_key,
+        defaults={"user": user, **_device_fields(request)},
+    )
+    _remember(request, _new_state(request, row))
+    if created:
+        _started(request, row)
+
+
+def current_request() -> HttpRequest | None:
+    """The request being handled in this context, for receivers that need its session."""
+    return _current_request.get()
+
+
+def handling(request: HttpRequest):
+    """Make ``request`` the current one (a context variable token, for ``done``)."""
+    return _current_request.set(request)
+
+
+def done(token) -> None:
+    _current_request.reset(token)
