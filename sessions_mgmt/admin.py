@@ -1,11 +1,16 @@
 """Staff see and end sessions in the Django admin; every ending goes through services.
 
 The session key is never shown: it is excluded from every list, form and inline, and the
-admin addresses rows by primary key.
+admin addresses rows by primary key. It can't be *probed* either: Django's admin accepts
+query-string lookups on any local field (``?session_key__startswith=ab``), and a count that
+depends on the key would let view-only staff rebuild anyone's key a character at a time. Every
+lookup whose path names the key is refused (400) before any query runs, so the answer never
+depends on it.
 """
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -43,6 +48,11 @@ class LiveFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(expires_at__lte=timezone.now())
         return queryset
+
+
+def names_session_key(lookup: str) -> bool:
+    """Whether a lookup path reaches a session key, directly or through a relation."""
+    return "session_key" in lookup.split(LOOKUP_SEP)
 
 
 def _report(modeladmin, request: HttpRequest, count: int) -> None:
@@ -84,6 +94,11 @@ class DeviceSessionAdmin(admin.ModelAdmin):
     ordering = ("-last_active_at",)
     date_hierarchy = "last_active_at"
     actions = ["revoke_selected"]
+
+    def lookup_allowed(self, lookup: str, value, request=None) -> bool:
+        if names_session_key(lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(boolean=True, description=_("live"))
     def live(self, obj: DeviceSession) -> bool:
