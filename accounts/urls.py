@@ -1,10 +1,12 @@
-"""The demo site's own account pages, all Django's auth views."""
+"""The demo site's own account pages: Django's auth views, sign-in with "Remember me"."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from .views import SignInView
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -36,6 +36,7 @@ def serialize(row: DeviceSession) -> dict:
         "ip": row.ip,
         "lastActiveAt": row.last_active_at.isoformat(),
         "createdAt": row.created_at.isoformat(),
+        "expiresAt": row.expires_at.isoformat(),
         "isCurrent": row.is_current,
     }
     if location.available():  # only with the geo extra

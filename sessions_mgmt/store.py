@@ -11,6 +11,7 @@ slower but right; ``checks.py`` warns about engines the app does not know.
 """
 
 import logging
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from importlib import import_module
@@ -195,7 +196,7 @@ def save_keeping_expiry(session: SessionBase, expires_at: datetime) -> bool:
     time. Returns False for engines where that cannot be shown to work (then the session
     is saved as usual and the app's own check ends it at ``expires_at``, see timeouts).
     """
-    remaining = max(1, int((expires_at - timezone.now()).total_seconds()))
+    remaining = max(1, math.ceil((expires_at - timezone.now()).total_seconds()))
     if _stock_base(type(session)) is None:
         session.save()
         return False

@@ -45,10 +45,10 @@ def test_list_is_current_first_with_the_documented_fields(engine, user, sign_in)
     body = response.json()
     assert [s["deviceName"] for s in body] == ["Chrome on macOS", "Safari on iPhone"]
     assert [s["isCurrent"] for s in body] == [True, False]
-    fields = {"id", "deviceName", "ip", "lastActiveAt", "createdAt", "isCurrent"}
+    fields = {"id", "deviceName", "ip", "lastActiveAt", "createdAt", "expiresAt", "isCurrent"}
     assert set(body[0]) == fields | ({"location"} if location.available() else set())
     assert body[0]["ip"] == "203.0.113.5"
-    for field in ("lastActiveAt", "createdAt"):
+    for field in ("lastActiveAt", "createdAt", "expiresAt"):
         assert datetime.fromisoformat(body[0][field]).tzinfo is not None
     row = DeviceSession.objects.get(session_key=session_key_of(laptop))
     assert body[0]["id"] == str(row.public_id)

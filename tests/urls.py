@@ -1,7 +1,9 @@
-"""The demo's URLs plus two tiny views the tests need."""
+"""The demo's URLs plus the tiny views the tests need."""
 
 import time
+from datetime import timedelta
 
+from django.contrib.auth import update_session_auth_hash
 from django.http import HttpResponse
 from django.urls import path
 
@@ -29,6 +31,31 @@ def slow_write(request):
     return HttpResponse("yes" if signed_in else "no")
 
 
+def remember_longer(request):
+    """A view that changes the session's expiry after sign-in, as a settings page might."""
+    request.session.set_expiry(timedelta(days=60))
+    return HttpResponse("remembered")
+
+
+def session_only(request):
+    """A view that reads only the session, never the user (a cart, a wizard step)."""
+    return HttpResponse(str(request.session.get("cart", "")))
+
+
+def cycle_then_fail(request):
+    """A view that rotates the key and then fails: Django saves nothing of a 5xx."""
+    request.session.cycle_key()
+    raise RuntimeError("failed after cycling the key")
+
+
+def rehash_then_fail(request):
+    """A password change that keeps the session, then fails."""
+    request.user.set_password("a-new-password-that-is-long")
+    request.user.save()
+    update_session_auth_hash(request, request.user)
+    raise RuntimeError("failed after changing the password")
+
+
 @recent_auth_required
 def sensitive(request):
     """A project's own sensitive page, behind the reusable decorator."""
@@ -40,5 +67,9 @@ urlpatterns = [
     path("whoami/", whoami),
     path("slow-write/", slow_write),
     path("cycle/", cycle),
+    path("remember-longer/", remember_longer),
+    path("session-only/", session_only),
+    path("cycle-then-fail/", cycle_then_fail),
+    path("rehash-then-fail/", rehash_then_fail),
     *demo_urlpatterns,
 ]

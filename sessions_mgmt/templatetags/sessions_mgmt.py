@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 from ..conf import app_settings
@@ -22,3 +22,12 @@ def last_active(device) -> str:
     if (timezone.now() - when).total_seconds() < app_settings.TOUCH_INTERVAL:
         return _("Active now")
     return _("Active %(since)s ago") % {"since": timesince(when)}
+
+
+@register.filter
+def expires(device) -> str:
+    """ "Expires in 29 days", from the session's expiry (see ``tracking``)."""
+    when: datetime = device.expires_at
+    if when <= timezone.now():
+        return _("Expires now")
+    return _("Expires in %(until)s") % {"until": timeuntil(when)}
