@@ -18,9 +18,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import location, services
 from .conf import app_settings
-from .tracking import sync
 from .models import DeviceSession
 from .reauth import confirm_password, is_throttled, recently_authenticated
+from .tracking import sync
 
 logger = logging.getLogger(__name__)
 

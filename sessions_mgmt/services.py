@@ -21,7 +21,7 @@ from . import store
 from .conf import app_settings
 from .models import DeviceSession, DeviceSessionQuerySet
 from .signals import session_revoked
-from .store import SessionStoreError
+from .store import SessionStoreError as SessionStoreError  # raised through services
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from django.contrib.sessions.backends import file as file_engine
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
 from django.db import connections, router, transaction
-from django.db.models.deletion import Collector
 from django.db.models import QuerySet
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)

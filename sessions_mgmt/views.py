@@ -14,9 +14,9 @@ from django.views.generic import TemplateView
 from . import services
 from .alerts import session_for_token
 from .conf import app_settings
-from .tracking import sync
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
+from .tracking import sync
 
 LIST_URL = "sessions_mgmt:device_list"
 

@@ -114,9 +114,7 @@ def test_the_row_follows_a_later_set_expiry_at_once(engine, user):
 
 
 @pytest.mark.parametrize("sliding", [False, True], ids=["fixed", "save-every-request"])
-def test_installing_the_app_does_not_change_when_a_session_ends(
-    engine, user, settings, sliding
-):
+def test_installing_the_app_does_not_change_when_a_session_ends(engine, user, settings, sliding):
     """Django's default expiry is fixed: SESSION_COOKIE_AGE after the last save the project
     made. The app's touches must not push it back; a project that chose sliding expiry
     (SESSION_SAVE_EVERY_REQUEST) keeps it. Real time, since Redis keeps real time."""

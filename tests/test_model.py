@@ -205,7 +205,7 @@ class DevicesMachine(RuleBasedStateMachine):
 
     @invariant()
     def listed_rows_are_exactly_the_authenticating_sessions(self):
-        listed = set((row.session_key for row in services.list_devices(self.user, None)))
+        listed = set(row.session_key for row in services.list_devices(self.user, None))
         working = {d.key for d in self.devices if authenticates_as(d.key, self.user)}
         assert listed == working
         assert working == {d.key for d in self.devices if d.expected_signed_in}
