@@ -8,6 +8,7 @@ The session cookie is the credential, so unsafe methods need the CSRF token in t
 import json
 import logging
 
+from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import resolve_url
@@ -16,17 +17,36 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import location, services
+from . import location, services, tracking
 from .conf import app_settings
 from .models import DeviceSession
 from .reauth import confirm_password, is_throttled, recently_authenticated
-from .tracking import sync
+from .tracking import JSON_ERRORS, sync
 
 logger = logging.getLogger(__name__)
+
+RETRY_AFTER = 5  # seconds, in 503 answers
 
 
 def error(message: str, status: int, **headers) -> JsonResponse:
     return JsonResponse({"error": message}, status=status, headers=headers)
+
+
+def store_unavailable() -> JsonResponse:
+    return error(
+        "The session store is unavailable. Nothing was hidden: sessions not ended are still "
+        "listed. Try again later.",
+        503,
+        **{"Retry-After": str(RETRY_AFTER)},
+    )
+
+
+def database_unavailable() -> JsonResponse:
+    return error(
+        "The database is busy or unavailable. Try again shortly.",
+        503,
+        **{"Retry-After": str(RETRY_AFTER)},
+    )
 
 
 def serialize(row: DeviceSession) -> dict:
@@ -58,6 +78,22 @@ class ApiView(View):
     needs_recent_auth = True
 
     def dispatch(self, request: HttpRequest, *args, **kwargs):
+        setattr(request, JSON_ERRORS, True)  # the middleware answers its own errors in JSON
+        try:
+            response = self._checked_dispatch(request, *args, **kwargs)
+        except services.SessionStoreError:
+            return store_unavailable()
+        except OperationalError:  # "database is locked", a lost connection: worth a retry
+            logger.warning("Session API: database unavailable on %s", request.path)
+            return database_unavailable()
+        except Exception:  # answered in JSON too, never as an HTML error page
+            logger.exception("Session API error on %s %s", request.method, request.path)
+            return error("Internal error.", 500)
+        if response.status_code < 500 and not tracking.save_changes(request):
+            return error("Your session ended while this request ran. Sign in again.", 401)
+        return response
+
+    def _checked_dispatch(self, request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
             return error("Authentication required: sign in first.", 401)
         method = request.method.lower()
@@ -72,17 +108,7 @@ class ApiView(View):
                 )
             if self.needs_recent_auth and not recently_authenticated(request):
                 return error("reauthentication_required", 403)
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        except services.SessionStoreError:
-            return error(
-                "The session store is unavailable. Nothing was hidden: sessions not ended "
-                "are still listed. Try again later.",
-                503,
-            )
-        except Exception:  # answered in JSON too, never as an HTML error page
-            logger.exception("Session API error on %s %s", request.method, request.path)
-            return error("Internal error.", 500)
+        return super().dispatch(request, *args, **kwargs)
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
         allowed = ", ".join(m.upper() for m in self._allowed_methods())

@@ -1,8 +1,14 @@
 """Hands each request to the timeouts and to tracking; the rules live there."""
 
-from django.http import HttpRequest, HttpResponse
+import logging
+
+from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import timeouts, tracking
+from .store import SessionStoreError
+
+logger = logging.getLogger(__name__)
 
 
 class DeviceSessionMiddleware:
@@ -16,8 +22,18 @@ class DeviceSessionMiddleware:
         token = tracking.handling(request)
         try:
             response = self.get_response(request)
-            if not timeouts.ended_after_view(request):
-                tracking.sync(request, response)
+            try:
+                if not timeouts.ended_after_view(request):
+                    tracking.sync(request, response)
+            except (OperationalError, SessionStoreError) as exc:
+                if not getattr(request, tracking.JSON_ERRORS, False):
+                    raise
+                logger.warning("Session tracking failed after %s: %r", request.path, exc)
+                response = JsonResponse(
+                    {"error": "The session store or database is unavailable. Try again."},
+                    status=503,
+                    headers={"Retry-After": "5"},
+                )
         finally:
             tracking.done(token)
         return response

@@ -15,7 +15,7 @@ form fields and posts them again with the password, so the action goes on once c
 import time
 from functools import wraps
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, update_session_auth_hash
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -68,6 +68,11 @@ def confirm_password(request: HttpRequest, password: str) -> str | None:
             cache.set(key, 1, FAILURE_WINDOW)
         return _("That password is not right.")
     cache.delete(key)
+    if user.password != request.user.password:
+        # Django upgraded the stored hash while checking it (a new hasher or iteration
+        # count). The session is tied to the hash: move it along, or the next request
+        # would be signed out.
+        update_session_auth_hash(request, user)
     mark_authenticated(request)
     return None
 

@@ -57,20 +57,40 @@ def end_sessions_after_account_change(sender, instance, created, **kwargs) -> No
     Django's own hash check would sign the other sessions out only when they next come
     back; ending them now keeps the device list true. The session of the request that
     changed its own password stays (``update_session_auth_hash`` then re-keys it). Costs
-    no query when neither changed.
+    no query when neither changed. If the session store is down, the password is still
+    saved and no error reaches the person (see ``services.end_after_account_change``).
     """
     if getattr(instance, "is_active", True) is False:
-        services.revoke_all(instance, reason=services.DEACTIVATED)
+        services.end_after_account_change(instance, None, reason=services.DEACTIVATED)
         return
     before, now = getattr(instance, _LOADED_PASSWORD, None), _loaded_password(instance)
     setattr(instance, _LOADED_PASSWORD, now)
     if created or before is None or now == before:
         return
-    if not app_settings.SIGN_OUT_ON_PASSWORD_CHANGE:
+    rehashed = _is_hash_upgrade(instance, kwargs.get("update_fields"))
+    if not rehashed and not app_settings.SIGN_OUT_ON_PASSWORD_CHANGE:
         return
     request = current_request()
     session = getattr(request, "session", None)
     own = session is not None and str(session.get(SESSION_KEY)) == str(instance.pk)
-    services.revoke_others(
-        instance, session.session_key if own else None, reason=services.PASSWORD_CHANGE
+    services.end_after_account_change(
+        instance,
+        session.session_key if own else None,
+        reason=services.PASSWORD_REHASHED if rehashed else services.PASSWORD_CHANGE,
+    )
+
+
+def _is_hash_upgrade(instance, update_fields) -> bool:
+    """Whether this save only re-encoded the same password (Django's ``check_password``
+    upgrades a hash whose hasher or iteration count is outdated; it saves with
+    ``update_fields=["password"]`` after clearing the raw password it just set, whereas
+    ``set_password()`` + ``save()`` keeps the raw one until the save is done).
+
+    Not a password change, so not reported as one; but the other sessions still end, since
+    Django's own session check ties each session to the hash and refuses them from now on.
+    """
+    return (
+        update_fields is not None
+        and set(update_fields) == {"password"}
+        and getattr(instance, "_password", "") is None
     )

@@ -31,6 +31,7 @@ OTHER_DEVICES = "other_devices"  # its owner chose "sign out of all other device
 ADMIN = "admin"  # staff, in the Django admin
 COMMAND = "command"  # manage.py revoke_sessions
 PASSWORD_CHANGE = "password_change"  # the user's password changed
+PASSWORD_REHASHED = "password_rehashed"  # Django re-encoded the same password (a new hasher)
 DEACTIVATED = "deactivated"  # the user was saved with is_active=False
 USER_DELETED = "user_deleted"  # the user was deleted
 TIMEOUT = "timeout"  # idle or absolute timeout
@@ -109,6 +110,32 @@ def revoke_others(user, keep_session_key: str | None, *, reason: str = OTHER_DEV
 def revoke_all(user, *, reason: str = DELETED) -> int:
     """End every session of the user, expired rows included; return how many rows went."""
     return end_sessions(user_sessions(user), reason=reason)
+
+
+def end_after_account_change(user, keep_session_key: str | None, *, reason: str) -> int:
+    """End the user's sessions (but ``keep_session_key``) after a password change, a hash
+    upgrade or a deactivation, which has already been saved.
+
+    If the session store cannot be reached, the rows go anyway and the failure is logged,
+    not raised: the change is saved, and Django itself refuses those cookies from now on
+    (the session is tied to the password hash; ``ModelBackend`` refuses inactive users),
+    so they are not working sessions to keep listed. Their store entries expire as usual.
+    Only a project whose backend lets inactive users in (``AllowAllUsersModelBackend``)
+    should retry ``revoke_sessions --user`` once the store is back.
+    """
+    queryset = user_sessions(user).exclude(session_key=keep_session_key)
+    try:
+        return end_sessions(queryset, reason=reason)
+    except SessionStoreError as exc:
+        logger.error(
+            "The session store failed while ending the sessions of user %s (%s): %r. Their "
+            "rows were removed; Django refuses those cookies after this change.",
+            user.pk,
+            reason,
+            exc,
+        )
+        count, _ = queryset.delete_rows()
+        return count
 
 
 def revoke_users(users, *, reason: str = ADMIN) -> int:

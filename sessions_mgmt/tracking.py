@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import UpdateError
-from django.contrib.sessions.exceptions import SessionInterrupted
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -47,6 +46,9 @@ _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
 _SIGNED_IN_ATTR = "_sessions_mgmt_signed_in"
 # Request attribute: the key whose row was already dropped in this request.
 _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
+#: Request attribute: set by views whose errors must be JSON (the API); the middleware
+#: then answers a failure of its own after the view in JSON too.
+JSON_ERRORS = "_sessions_mgmt_json_errors"
 # Session data key Django keeps a custom expiry under (``set_expiry()``).
 _EXPIRY = "_session_expiry"
 _current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
@@ -230,11 +232,35 @@ def _save(request: HttpRequest, sliding: bool, expiry: float) -> None:
         return
     try:
         store.save_keeping_expiry(request.session, datetime.fromtimestamp(expiry, tz=UTC))
-    except UpdateError:  # ended by another request meanwhile, as SessionMiddleware says
-        raise SessionInterrupted(
-            "The request's session was deleted before the request completed."
-        ) from None
+    except UpdateError:  # ended by another request meanwhile: it stays ended
+        request.session.clear()
     request.session.modified = False
+
+
+def save_changes(request: HttpRequest) -> bool:
+    """Save the app's own changes to the session now (keeping its expiry); False if the
+    session was ended meanwhile (another device signed it out during this request).
+
+    For callers that must answer that case themselves, such as the JSON API: left to
+    SessionMiddleware, it becomes Django's ``SessionInterrupted``, an HTML 400.
+    """
+    session = request.session
+    if not session.modified or settings.SESSION_SAVE_EVERY_REQUEST:
+        return True
+    if session.session_key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        return True  # a new key: SessionMiddleware must save it and send the new cookie
+    state = session.get(STATE_KEY) or {}
+    try:
+        if "x" in state:
+            store.save_keeping_expiry(session, expires_at(state))
+        else:
+            session.save()
+    except UpdateError:
+        session.clear()
+        session.modified = False
+        return False
+    session.modified = False
+    return True
 
 
 def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: dict) -> None:
