@@ -7,12 +7,14 @@ from django.contrib.sessions.backends import signed_cookies
 from django.core.checks import Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from . import store
+
 MIDDLEWARE_PATH = "sessions_mgmt.middleware.DeviceSessionMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 
 @register(Tags.security)
-def check_session_engine(app_configs, **kwargs) -> list[Error]:
+def check_session_engine(app_configs, **kwargs) -> list[Error | Warning]:
     try:
         store_class = import_module(settings.SESSION_ENGINE).SessionStore
     except (ImportError, AttributeError):
@@ -25,6 +27,19 @@ def check_session_engine(app_configs, **kwargs) -> list[Error]:
                 "would not work.",
                 hint="Use django.contrib.sessions.backends.db, cache, cached_db or file.",
                 id="sessions_mgmt.E001",
+            )
+        ]
+    if not store.is_known_engine(store_class):
+        return [
+            Warning(
+                f"SESSION_ENGINE {settings.SESSION_ENGINE!r} is not one of Django's engines "
+                "(db, cache, cached_db, file) nor a subclass of one. sessions_mgmt will end "
+                "and check its sessions one at a time through the engine's own load() and "
+                "delete(), and will end them at their expiry itself; it cannot tell whether "
+                "the engine keeps sessions anywhere else.",
+                hint="Subclass one of Django's engines if you can, and run the app's tests "
+                "against your engine.",
+                id="sessions_mgmt.W004",
             )
         ]
     return []
