@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -29,6 +30,18 @@ ENGINES = {
     "cached_db": "django.contrib.sessions.backends.cached_db",
     "file": "django.contrib.sessions.backends.file",
 }
+
+# A second database for the replica test (tests/routers.py); created only for tests that
+# ask for it (pytest-django sets up the databases the collected tests use).
+django_settings.DATABASES.setdefault(
+    "replica",
+    connections.configure_settings(
+        {
+            "default": {"ENGINE": "django.db.backends.sqlite3"},
+            "replica": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+        }
+    )["replica"],
+)
 
 DEVICES_URL = "/accounts/devices/"
 LOGIN_URL = "/accounts/login/"

@@ -75,3 +75,15 @@ def test_receivers_of_post_delete_run_on_every_database(engine, user, sign_in):
         post_delete.disconnect(sender=DeviceSession, dispatch_uid="test-record")
     assert deleted == [session_key_of(phone)]
     assert not whoami(phone)
+
+
+@pytest.mark.django_db(databases=["default", "replica"])
+def test_decisions_read_the_primary_not_a_lagging_replica(user, sign_in, settings):
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop, token = csrf_client(sign_in(user))
+    settings.DATABASE_ROUTERS = ["tests.routers.LaggingReplicaRouter"]
+    assert not DeviceSession.objects.filter(user=user).exists()  # the replica knows nothing
+    assert len(laptop.get(LIST).json()) == 2
+    assert laptop.post(REVOKE_ALL, headers={"x-csrftoken": token}).json()["revoked"] == 1
+    assert not whoami(phone)
+    assert whoami(laptop)
