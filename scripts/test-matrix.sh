@@ -6,6 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+MARIADB_URL=${MARIADB_URL:-mysql://root@127.0.0.1:3306/test}
 REDIS_TEST_URL=${REDIS_TEST_URL:-redis://127.0.0.1:6379/15}
 ENGINE=django.contrib.sessions.backends
 PYTEST_ARGS=${PYTEST_ARGS:-}
@@ -43,6 +44,14 @@ run "PostgreSQL + cache engine on Redis" $py DATABASE_URL="$PG_URL" \
   REDIS_URL="$REDIS_TEST_URL" SESSION_ENGINE=$ENGINE.cache
 run "PostgreSQL + cached_db engine on Redis" $py DATABASE_URL="$PG_URL" \
   REDIS_URL="$REDIS_TEST_URL" SESSION_ENGINE=$ENGINE.cached_db
+
+# MariaDB needs mysqlclient, which compiles against libmariadb-dev (.ci/run installs it).
+if $py -c 'import MySQLdb' 2>/dev/null \
+  || $py -m pip install --quiet --disable-pip-version-check -e ".[mysql]" >/dev/null; then
+  run "MariaDB + db engine" $py DATABASE_URL="$MARIADB_URL" SESSION_ENGINE=$ENGINE.db
+else
+  skip "MariaDB" "mysqlclient could not be installed (apt-get install libmariadb-dev)"
+fi
 
 if py6=$(scripts/django6-venv.sh); then
   run "SQLite + db engine on Django $($py6 -c 'import django, sys; print(django.__version__, "/ Python", sys.version.split()[0])')" "$py6"

@@ -47,6 +47,11 @@ _FAST_PATH_METHODS = (
 )
 
 
+#: How long a revoked ``cached_db`` session's empty cache entry lasts if the delete after
+#: the commit fails: longer than any request that could have read the row before.
+TOMBSTONE_SECONDS = 300
+
+
 class SessionStoreError(Exception):
     """The session store could not be reached; the sessions are still live and still listed."""
 
@@ -138,10 +143,13 @@ def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> Non
     allows. Raises :class:`SessionStoreError` when the store fails; keys already gone are
     fine.
 
-    Cache entries are deleted now *and again after the transaction ``using`` commits*:
-    between the two, another app server that misses the cache may read a session row that
-    is not yet deleted for everyone and write it back into the cache (``cached_db``); the
-    second delete removes such a copy, so no server can revive a revoked session.
+    Cache entries are ended now *and again after the transaction ``using`` commits*: until
+    the commit, other app servers still see the session rows. With ``cached_db`` a server
+    that misses the cache reads the row and writes the session back into the cache, so
+    there the entries are first replaced by empty sessions (a hit, answered as signed out,
+    and no row read), then deleted after the commit. With ``cache`` they are deleted (an
+    in-flight request's save then finds nothing to update) and deleted again after the
+    commit. If the cache fails, the transaction rolls back and nothing is hidden.
     """
     if not session_keys:
         return
@@ -150,10 +158,18 @@ def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> Non
     try:
         if base is db_engine.SessionStore or base is cached_db_engine.SessionStore:
             delete_where_in(store_class.get_model_class(), "session_key", session_keys)
-        if base is cache_engine.SessionStore or base is cached_db_engine.SessionStore:
+        if base is cache_engine.SessionStore:
             cache = caches[settings.SESSION_CACHE_ALIAS]
             keys = _cache_keys(store_class, session_keys)
             cache.delete_many(keys)
+            _after_commit(lambda: cache.delete_many(keys), using)
+        elif base is cached_db_engine.SessionStore:
+            cache = caches[settings.SESSION_CACHE_ALIAS]
+            keys = _cache_keys(store_class, session_keys)
+            # Tombstones, not deletes, until the commit: a server that read a missing
+            # entry would fetch the row, still committed for everyone else, and write
+            # the session back; an empty session in the cache answers it instead.
+            cache.set_many(dict.fromkeys(keys, {}), timeout=TOMBSTONE_SECONDS)
             _after_commit(lambda: cache.delete_many(keys), using)
         elif base is None:  # file, or an engine whose own delete() must run
             store = store_class()

@@ -148,6 +148,20 @@ def _unreachable_services() -> list[str]:
             ).close()
         except Exception as exc:
             problems.append(f"PostgreSQL at {where} is unreachable ({exc})")
+    if "mysql" in db["ENGINE"]:
+        import MySQLdb
+
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 3306}"
+        try:
+            MySQLdb.connect(
+                host=db.get("HOST") or "localhost",
+                port=int(db.get("PORT") or 3306),
+                user=db.get("USER") or "root",
+                password=db.get("PASSWORD") or "",
+                connect_timeout=3,
+            ).close()
+        except Exception as exc:
+            problems.append(f"MariaDB/MySQL at {where} is unreachable ({exc})")
     if REDIS_URL:
         import redis
 
@@ -185,6 +199,10 @@ def pytest_collection_modifyitems(config, items):
         "redis": bool(REDIS_URL),
         "browser": os.environ.get("E2E") == "1",
         "screenshots": os.environ.get("SCREENSHOTS") == "1",
+        # Once per matrix: the run on PostgreSQL with cached_db on Redis.
+        "servers": on_postgres
+        and bool(REDIS_URL)
+        and django_settings.SESSION_ENGINE.endswith(".cached_db"),
     }
     keep, drop = [], []
     for item in items:

@@ -1,6 +1,7 @@
 """A small HTTP client for tests against a live server: its own cookies, no redirects
 followed, and the CSRF token handled as a browser's form would."""
 
+import copy
 import http.cookiejar
 import re
 import urllib.error
@@ -30,6 +31,12 @@ class Browser:
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
         )
+
+    def at(self, base_url: str) -> "Browser":
+        """The same browser (same cookies) talking to another server of the same site."""
+        other = copy.copy(self)
+        other.base_url = base_url
+        return other
 
     def request(self, method: str, path: str, data: dict | None = None, headers=None) -> Response:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
