@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
-from django.utils import timezone
 
 from . import store
 from .conf import app_settings
@@ -260,9 +259,9 @@ def prune_dead(
 
 
 def dead_rows(rows: Sequence[Row]) -> list[Row]:
-    """The rows whose session has expired or is no longer in the session store."""
-    now = timezone.now()
-    alive = alive_store_keys([row.session_key for row in rows if row.expires_at > now])
+    """The rows whose session has expired or is no longer in the session store, as the
+    store says (a row's ``expires_at`` is a copy, and may be out of date)."""
+    alive = alive_store_keys([row.session_key for row in rows])
     return [row for row in rows if row.session_key not in alive]
 
 

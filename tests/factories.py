@@ -23,9 +23,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
-def store_session(user, *, tracked_row_id: int | None = None) -> str:
+def store_session(user, *, tracked_row_id: int | None = None, expiry=None) -> str:
     """Create a signed-in session for ``user`` in the configured store; return its key."""
     store = import_module(settings.SESSION_ENGINE).SessionStore()
+    if expiry is not None:
+        store.set_expiry(expiry)
     store[SESSION_KEY] = str(user.pk)
     store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
+import factory
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -13,7 +14,7 @@ from django.utils import timezone
 from sessions_mgmt.models import DeviceSession
 
 from .conftest import IPHONE_SAFARI, MAC_CHROME, is_signed_in, store_has
-from .factories import DeviceSessionFactory, UserFactory
+from .factories import DeviceSessionFactory, UserFactory, store_session
 
 pytestmark = pytest.mark.django_db
 
@@ -88,13 +89,19 @@ def test_inactive_for(engine):
 
 def test_expired_prunes_only_dead_rows(engine):
     live = DeviceSessionFactory()
-    expired = DeviceSessionFactory(expires_at=timezone.now() - timedelta(minutes=1))
+    past = timezone.now() - timedelta(minutes=1)
+    expired = DeviceSessionFactory(
+        session_key=factory.LazyAttribute(lambda row: store_session(row.user, expiry=past)),
+        expires_at=past,
+    )
     vanished = DeviceSessionFactory(session_key="x" * 32)  # no such session in the store
+    # A row whose copy of the expiry is out of date, but whose session still works.
+    stale_copy = DeviceSessionFactory(expires_at=past)
     assert run("--expired", "--dry-run").strip() == "Would prune 2 expired or vanished sessions."
-    assert DeviceSession.objects.count() == 3
+    assert DeviceSession.objects.count() == 4
     assert run("--expired").strip() == "Pruned 2 expired or vanished sessions."
-    assert list(DeviceSession.objects.values_list("pk", flat=True)) == [live.pk]
-    assert store_has(live.session_key)
+    assert set(DeviceSession.objects.values_list("pk", flat=True)) == {live.pk, stale_copy.pk}
+    assert store_has(live.session_key) and store_has(stale_copy.session_key)
     assert not DeviceSession.objects.filter(pk__in=[expired.pk, vanished.pk]).exists()
 
 
