@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from sessions_mgmt import services
+from sessions_mgmt import services, store
 from sessions_mgmt.models import DeviceSession
 
 from .conftest import (
@@ -102,13 +102,13 @@ def private_redis(tmp_path, settings):
 @pytest.fixture
 def redis_dies_while_revoking(monkeypatch, private_redis):
     """Redis stops after the request has loaded its session, right before the revoke."""
-    real = services.delete_store_keys
+    real = store.delete_keys
 
-    def stop_then_delete(keys):
+    def stop_then_delete(keys, **kwargs):
         private_redis.stop()
-        return real(keys)
+        return real(keys, **kwargs)
 
-    monkeypatch.setattr(services, "delete_store_keys", stop_then_delete)
+    monkeypatch.setattr(store, "delete_keys", stop_then_delete)
     return monkeypatch
 
 
