@@ -10,6 +10,7 @@ is driven one key at a time through its public API (``load()``, ``delete()``), w
 slower but right; ``checks.py`` warns about engines the app does not know.
 """
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -60,6 +61,7 @@ def engine() -> type[SessionBase]:
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
+@functools.cache
 def _stock_base(store_class: type) -> type | None:
     """The Django engine ``store_class`` behaves exactly like, for the fast path, if any."""
     for base in KNOWN_ENGINES:
