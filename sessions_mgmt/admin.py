@@ -9,6 +9,7 @@ depends on it.
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponseRedirect
@@ -87,13 +88,22 @@ class DeviceSessionAdmin(admin.ModelAdmin):
         "live",
     )
     list_filter = ("device_type", "browser", "os", LiveFilter)
-    search_fields = ("user__username", "user__email", "ip")
     list_select_related = ("user",)
     fields = DISPLAY_FIELDS
     readonly_fields = DISPLAY_FIELDS
     ordering = ("-last_active_at",)
     date_hierarchy = "last_active_at"
     actions = ["revoke_selected"]
+
+    def get_search_fields(self, request) -> tuple[str, ...]:
+        """The user's ``USERNAME_FIELD`` and email field (whatever the user model calls
+        them), and the IP address."""
+        user_model = get_user_model()
+        fields = [f"user__{user_model.USERNAME_FIELD}"]
+        email = user_model.get_email_field_name()
+        if email and email != user_model.USERNAME_FIELD:
+            fields.append(f"user__{email}")
+        return (*fields, "ip")
 
     def lookup_allowed(self, lookup: str, value, request=None) -> bool:
         if names_session_key(lookup):

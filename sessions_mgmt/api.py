@@ -8,6 +8,7 @@ The session cookie is the credential, so unsafe methods need the CSRF token in t
 import json
 import logging
 
+from django.contrib.auth.decorators import login_not_required
 from django.db import OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -70,10 +71,11 @@ def _csrf_failed(request: HttpRequest) -> bool:
     return checker.process_view(request, None, (), {}) is not None
 
 
-@method_decorator([csrf_exempt, never_cache], name="dispatch")
+@method_decorator([csrf_exempt, never_cache, login_not_required], name="dispatch")
 class ApiView(View):
     """Authentication (401), method (405), CSRF and recent-authentication (403) checks, all
-    answered in JSON."""
+    answered in JSON (so ``LoginRequiredMiddleware`` is told to leave these views alone: it
+    would answer a JSON client with a redirect to an HTML page)."""
 
     needs_recent_auth = True
 
@@ -174,5 +176,6 @@ class ReauthenticateApi(ApiView):
         return error(problem, 400)
 
 
+@login_not_required
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return error("Not found", 404)

@@ -9,3 +9,5 @@ class SessionsMgmtConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, receivers  # noqa: F401  (registers checks and receivers)
+
+        receivers.connect_user_proxies()

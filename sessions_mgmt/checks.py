@@ -5,9 +5,12 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.sessions.backends import signed_cookies
 from django.core.checks import Error, Tags, Warning, register
+from django.shortcuts import resolve_url
+from django.urls import NoReverseMatch
 from django.utils.module_loading import import_string
 
 from . import store
+from .conf import URL_DEFAULTS, app_settings
 
 MIDDLEWARE_PATH = "sessions_mgmt.middleware.DeviceSessionMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -116,3 +119,23 @@ def check_session_cookie(app_configs, **kwargs) -> list[Warning]:
             )
         )
     return warnings
+
+
+@register(Tags.urls)
+def check_url_settings(app_configs, **kwargs) -> list[Error]:
+    """The sign-out and password-change destinations the app names must exist in the host."""
+    errors = []
+    for name in URL_DEFAULTS:
+        value = getattr(app_settings, name)
+        try:
+            resolve_url(value)
+        except NoReverseMatch:
+            errors.append(
+                Error(
+                    f"SESSIONS_MGMT_{name} is {value!r}, which is not a URL name of this "
+                    "project (and not a path).",
+                    hint=f"Set SESSIONS_MGMT_{name} to your URL name or path for it.",
+                    id="sessions_mgmt.E004",
+                )
+            )
+    return errors

@@ -6,6 +6,7 @@
   or ``delete_many`` each).
 """
 
+from django.apps import apps
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -13,7 +14,7 @@ from django.dispatch import receiver
 DEFAULTS = {
     "TOUCH_INTERVAL": 60,
     "REVOKE_BATCH_SIZE": 500,
-    "LOGOUT_URL": "logout",
+    "LOGOUT_URL": None,  # see URL_DEFAULTS
     "SIGN_OUT_ON_PASSWORD_CHANGE": True,
     "CLIENT_IP": None,
     "IDLE_TIMEOUT": None,
@@ -22,7 +23,15 @@ DEFAULTS = {
     "REAUTH_WINDOW": 600,
     "NEW_DEVICE_ALERTS": True,
     "NEW_DEVICE_WINDOW": 90,
-    "PASSWORD_CHANGE_URL": "password_change",
+    "PASSWORD_CHANGE_URL": None,  # see URL_DEFAULTS
+}
+
+#: Where the app sends people when these settings are not set: django-allauth's URL names
+#: when it is installed, else Django's own auth views'. A system check (``E004``) says at
+#: start-up when the one in force does not reverse.
+URL_DEFAULTS = {
+    "LOGOUT_URL": ("account_logout", "logout"),
+    "PASSWORD_CHANGE_URL": ("account_change_password", "password_change"),
 }
 
 #: Named server-side timeouts (idle, absolute), in seconds, after NIST SP 800-63B §7.
@@ -62,7 +71,11 @@ class AppSettings:
         try:
             return self._cache[name]
         except KeyError:
-            value = self._cache[name] = getattr(settings, self.prefix + name, DEFAULTS[name])
+            value = getattr(settings, self.prefix + name, DEFAULTS[name])
+            if value is None and name in URL_DEFAULTS:
+                allauth, django = URL_DEFAULTS[name]
+                value = allauth if apps.is_installed("allauth.account") else django
+            self._cache[name] = value
             return value
 
     def reload(self) -> None:

@@ -4,8 +4,9 @@ users who are deleted, deactivated, or change their password.
 Not covered, because Django sends no signal for them: ``QuerySet.update(is_active=False)``
 and raw SQL. Use ``services.revoke_users()`` or ``manage.py revoke_sessions`` there."""
 
+from django.apps import apps
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_init, post_save, pre_delete
 from django.dispatch import receiver
@@ -94,3 +95,19 @@ def _is_hash_upgrade(instance, update_fields) -> bool:
         and set(update_fields) == {"password"}
         and getattr(instance, "_password", "") is None
     )
+
+
+def connect_user_proxies() -> None:
+    """Saving or deleting a proxy of the user model (``class Staff(User): proxy = True``)
+    sends signals with the proxy as sender: connect the same receivers for each proxy."""
+    user_model = get_user_model()
+    for model in apps.get_models():
+        if model._meta.proxy and model._meta.concrete_model is user_model:
+            uid = model._meta.label_lower
+            post_init.connect(remember_password, sender=model, dispatch_uid=f"{uid}.loaded")
+            post_save.connect(
+                end_sessions_after_account_change, sender=model, dispatch_uid=f"{uid}.saved"
+            )
+            pre_delete.connect(
+                end_sessions_of_deleted_user, sender=model, dispatch_uid=f"{uid}.deleted"
+            )

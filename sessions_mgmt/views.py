@@ -1,6 +1,7 @@
 """The "Your devices" page and its two sign-out forms (POST, CSRF, post/redirect/get)."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -103,10 +104,11 @@ class RevokeOtherDevicesView(LoginRequiredMixin, RecentAuthRequiredMixin, View):
         return redirect(LIST_URL)
 
 
-@method_decorator(never_cache, name="dispatch")
+@method_decorator([never_cache, login_not_required], name="dispatch")
 class NotMeView(View):
     """The "This wasn't me" link of a new-device alert. GET only shows what it will do (mail
-    scanners follow links); the POST signs that one session out."""
+    scanners follow links); the POST signs that one session out. The signed link is the
+    credential, so it works without signing in (also under ``LoginRequiredMiddleware``)."""
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
         row = session_for_token(token)

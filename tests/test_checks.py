@@ -9,10 +9,14 @@ def ids(errors: list[Error]) -> list[str]:
     return [e.id for e in errors]
 
 
-def test_supported_engines_pass(settings):
+def test_supported_engines_pass_and_others_do_not(settings):
     for engine in ("db", "cache", "cached_db", "file"):
         settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
         assert check_session_engine(None) == []
+    settings.SESSION_ENGINE = "tests.custom_engines.tenant"  # a subclass of Django's cache
+    assert check_session_engine(None) == []
+    settings.SESSION_ENGINE = "tests.unknown_engine"  # not Django's: the same check warns
+    assert ids(check_session_engine(None)) == ["sessions_mgmt.W004"]
 
 
 def test_signed_cookies_is_an_error_that_says_why(settings):
@@ -61,11 +65,31 @@ def test_the_demo_passes_check_deploy_when_debug_is_off():
     import sys
     from pathlib import Path
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--tag", "security"],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "x" * 60},
-    )
-    assert "sessions_mgmt.W00" not in result.stdout + result.stderr
+    def check_deploy(debug: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check", "--deploy", "--tag", "security"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "DJANGO_DEBUG": debug, "DJANGO_SECRET_KEY": "x" * 60},
+        )
+        assert result.returncode == 0, result.stderr  # it ran, and found no error
+        output = result.stdout + result.stderr
+        assert "System check identified" in output
+        return output
+
+    assert "sessions_mgmt.W00" not in check_deploy("false")
+    # The same command does report our warnings when there is something to report: the
+    # demo sends its cookie over plain HTTP in DEBUG.
+    assert "sessions_mgmt.W001" in check_deploy("true")
+
+
+def test_url_settings_that_do_not_reverse_are_errors(settings):
+    from sessions_mgmt.checks import check_url_settings
+
+    assert check_url_settings(None) == []  # the defaults exist in the demo
+    settings.SESSIONS_MGMT_LOGOUT_URL = "account_logout"  # allauth's name, not installed
+    settings.SESSIONS_MGMT_PASSWORD_CHANGE_URL = "/accounts/password_change/"  # a path: fine
+    [error] = check_url_settings(None)
+    assert error.id == "sessions_mgmt.E004"
+    assert "SESSIONS_MGMT_LOGOUT_URL" in error.msg

@@ -46,3 +46,26 @@ def test_deactivating_the_user_ends_their_sessions(engine, user, sign_in):
     assert not is_signed_in(phone)
     assert not is_signed_in(laptop)
     assert not DeviceSession.objects.filter(user=user).exists()
+
+
+def test_a_proxy_of_the_user_model_ends_sessions_too(user, sign_in):
+    """Signals of a proxy carry the proxy as sender; the receivers cover it too."""
+    from accounts.models import Member
+
+    from .factories import PASSWORD
+
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user)
+    keys = [session_key_of(phone), session_key_of(laptop)]
+    member = Member.objects.get(pk=user.pk)
+    member.set_password("a-new-long-password-for-the-proxy")
+    member.save()
+    assert not any(store_has(key) for key in keys)  # ended at once, not at the next request
+    assert not is_signed_in(phone) and not is_signed_in(laptop)
+    assert not DeviceSession.objects.filter(user=user).exists()
+
+    other = Member.objects.create_user("proxied", password=PASSWORD)
+    client = sign_in(other)
+    Member.objects.filter(pk=other.pk).get().delete()
+    assert not store_has(session_key_of(client))
+    assert not is_signed_in(client)
