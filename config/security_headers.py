@@ -3,6 +3,7 @@ run no inline script, so this is all they need. (Django 6 ships its own CSP midd
 demo also runs on 5.2.)"""
 
 from django.conf import settings
+from django.utils.deprecation import MiddlewareMixin
 
 DEFAULT_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -10,12 +11,14 @@ DEFAULT_POLICY = (
 )
 
 
-class ContentSecurityPolicyMiddleware:
+class ContentSecurityPolicyMiddleware(MiddlewareMixin):
+    """Sync and async (MiddlewareMixin), so that it does not force the stack below it to
+    run in a thread under ASGI."""
+
     def __init__(self, get_response):
-        self.get_response = get_response
+        super().__init__(get_response)
         self.policy = getattr(settings, "DEMO_CONTENT_SECURITY_POLICY", DEFAULT_POLICY)
 
-    def __call__(self, request):
-        response = self.get_response(request)
+    def process_response(self, request, response):
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response

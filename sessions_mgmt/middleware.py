@@ -1,7 +1,14 @@
-"""Hands each request to the timeouts and to tracking; the rules live there."""
+"""Hands each request to the timeouts and to tracking; the rules live there.
+
+Sync and async (Django's ``sync_and_async_middleware`` shape): under ASGI an async view's
+request stays on the event loop. The steady state has nothing to do after the view, and
+deciding that reads only the loaded session; only real work (a touch, a sign-in, ending a
+timed-out session) moves to a thread, as database work must.
+"""
 
 import logging
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -11,29 +18,64 @@ from .store import SessionStoreError
 logger = logging.getLogger(__name__)
 
 
+def _work(request: HttpRequest, response: HttpResponse):
+    """What is left to do after the view: end a timed-out session, or else keep its row in
+    step (None in the steady state)."""
+    return timeouts.pending_end(request) or tracking.pending(request, response)
+
+
+def _failed(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The work failed: the API (which asked for JSON errors) gets a JSON 503."""
+    if not getattr(request, tracking.JSON_ERRORS, False):
+        raise exc
+    logger.warning("Session tracking failed after %s: %r", request.path, exc)
+    return JsonResponse(
+        {"error": "The session store or database is unavailable. Try again."},
+        status=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 class DeviceSessionMiddleware:
     """Place after ``SessionMiddleware`` and ``AuthenticationMiddleware``."""
 
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self.is_async:
+            return self.__acall__(request)
         timeouts.guard(request)
         token = tracking.handling(request)
         try:
             response = self.get_response(request)
-            try:
-                if not timeouts.ended_after_view(request):
-                    tracking.sync(request, response)
-            except (OperationalError, SessionStoreError) as exc:
-                if not getattr(request, tracking.JSON_ERRORS, False):
-                    raise
-                logger.warning("Session tracking failed after %s: %r", request.path, exc)
-                response = JsonResponse(
-                    {"error": "The session store or database is unavailable. Try again."},
-                    status=503,
-                    headers={"Retry-After": "5"},
-                )
+            work = _work(request, response)
+            if work is not None:
+                try:
+                    work()
+                except (OperationalError, SessionStoreError) as exc:
+                    response = _failed(request, exc)
+        finally:
+            tracking.done(token)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        timeouts.guard(request)
+        token = tracking.handling(request)
+        try:
+            response = await self.get_response(request)
+            work = _work(request, response)
+            if work is not None:
+                try:
+                    await sync_to_async(work)()
+                except (OperationalError, SessionStoreError) as exc:
+                    response = _failed(request, exc)
         finally:
             tracking.done(token)
         return response

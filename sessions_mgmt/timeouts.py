@@ -17,7 +17,9 @@ the app's own saves never make a session outlive the time Django would have ende
 """
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -83,18 +85,16 @@ def _end(request: HttpRequest, state: dict, reason: str) -> None:
     messages.info(request, reason, fail_silently=True)
 
 
-def ended_after_view(request: HttpRequest) -> bool:
-    """After a view that used only the session: end it if it has timed out, so that
-    tracking does not count the request as activity (which would revive it)."""
+def pending_end(request: HttpRequest) -> Callable[[], None] | None:
+    """After a view that used only the session: the work of ending it if it has timed out
+    (None if not), so that tracking does not count the request as activity, which would
+    revive it. Deciding reads only the loaded session."""
     session = getattr(request, "session", None)
     if session is None or not session.accessed or not needed():
-        return False
+        return None
     state = session.get(STATE_KEY)
     reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
-    if reason:
-        _end(request, state, reason)
-        return True
-    return False
+    return partial(_end, request, state, reason) if reason else None
 
 
 def _user_within_timeouts(request: HttpRequest):

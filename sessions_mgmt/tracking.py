@@ -18,8 +18,10 @@ follows it at sign-in, at each touch and whenever ``set_expiry()`` changes the k
 
 import time
 import zlib
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -39,6 +41,9 @@ from .models import STATE_KEY, DeviceSession
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
+
+#: Work left to do for a request (I/O), from ``pending``.
+Work = Callable[[], None]
 
 # Request attribute: the session key the row is known to carry, when it is not the cookie's.
 _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
@@ -141,29 +146,35 @@ def sync(request: HttpRequest, response: HttpResponse | None = None) -> None:
     Ends the session when its row has gone: the row was revoked, and a request that was
     already in flight must not keep the session alive.
     """
+    work = pending(request, response)
+    if work is not None:
+        work()
+
+
+def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work | None:
+    """What ``sync`` must do for this request, as a function to call, or None in the
+    steady state. Deciding reads nothing but the loaded session (no I/O), so an async
+    caller only moves to a thread when there is work."""
     session = getattr(request, "session", None)
     if session is None or not session.accessed:
-        return
+        return None
     key = session.session_key
     if key is None or SESSION_KEY not in session:
-        _forget_if_flushed(request, session)
-        return
+        return _forget_if_flushed(request, session)
     state = session.get(STATE_KEY)
     if state is None:
-        _adopt(request)
-        return
+        return partial(_adopt, request)
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
         settings.SESSION_COOKIE_NAME
     )
     failed = response is not None and response.status_code >= 500
-    if failed:
+    if failed:  # Django does not save the session of a failed response: neither do we
         if key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
-            _drop_unsaved_key(request, state["id"], key)
-        return  # Django does not save the session of a failed response: neither do we
+            return partial(_drop_unsaved_key, request, state["id"], key)
+        return None
     if key == known_key and getattr(request, _SIGNED_IN_ATTR, False):
-        _commit_sign_in(request, response, state)
-        return
-    _touch(request, state, moved_key=key != known_key)
+        return partial(_commit_sign_in, request, response, state)
+    return _touch(request, state, moved_key=key != known_key)
 
 
 def _drop_unsaved_key(request: HttpRequest, row_id: int, key: str) -> None:
@@ -181,7 +192,8 @@ def _drop_unsaved_key(request: HttpRequest, row_id: int, key: str) -> None:
     request.session.modified = False
 
 
-def _touch(request: HttpRequest, state: dict, *, moved_key: bool) -> None:
+def _touch(request: HttpRequest, state: dict, *, moved_key: bool) -> Work | None:
+    """Decide the touch (no I/O); return the work it needs, if any."""
     session = request.session
     now = time.time()
     sliding = session.modified or settings.SESSION_SAVE_EVERY_REQUEST
@@ -195,8 +207,16 @@ def _touch(request: HttpRequest, state: dict, *, moved_key: bool) -> None:
     if not due:
         if sliding or exact_idle:  # free when the project saves anyway; see timeouts
             _remember(request, state, a=now, x=expiry)
-            _save(request, sliding, expiry)
-        return
+            if not sliding:
+                return partial(_save, request, sliding, expiry)
+        return None
+    return partial(_write_touch, request, state, now, expiry, sliding)
+
+
+def _write_touch(
+    request: HttpRequest, state: dict, now: float, expiry: float, sliding: bool
+) -> None:
+    session = request.session
     ip, agent = client_ip(request), _agent(request)
     moved = {"location": locate(ip)} if ip != state.get("ip", ip) else {}
     found = DeviceSession.objects.filter(pk=state["id"]).update(
@@ -321,7 +341,7 @@ def forget(request: HttpRequest, session_key: str) -> None:
     setattr(request, _FORGOTTEN_KEY_ATTR, session_key)
 
 
-def _forget_if_flushed(request: HttpRequest, session) -> None:
+def _forget_if_flushed(request: HttpRequest, session) -> Work | None:
     """A signed-in session flushed during the request (e.g. by Django's password-hash check)
     loses its row too; a stale or absent cookie, which is not flushed, costs nothing."""
     old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
@@ -331,7 +351,8 @@ def _forget_if_flushed(request: HttpRequest, session) -> None:
         and old_key
         and old_key != getattr(request, _FORGOTTEN_KEY_ATTR, None)
     ):
-        forget(request, old_key)
+        return partial(forget, request, old_key)
+    return None
 
 
 def _adopt(request: HttpRequest) -> None:

@@ -31,6 +31,12 @@ def slow_write(request):
     return HttpResponse("yes" if signed_in else "no")
 
 
+async def awhoami(request):
+    """An async view, as ASGI projects write them: the user comes from ``auser()``."""
+    user = await request.auser()
+    return HttpResponse(user.get_username() if user.is_authenticated else "")
+
+
 def remember_longer(request):
     """A view that changes the session's expiry after sign-in, as a settings page might."""
     request.session.set_expiry(timedelta(days=60))
@@ -65,6 +71,7 @@ def sensitive(request):
 urlpatterns = [
     path("sensitive/", sensitive),
     path("whoami/", whoami),
+    path("awhoami/", awhoami),
     path("slow-write/", slow_write),
     path("cycle/", cycle),
     path("remember-longer/", remember_longer),
