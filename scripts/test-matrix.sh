@@ -37,7 +37,7 @@ skip() {  # skip NAME REASON
 }
 
 py=.venv/bin/python
-run "SQLite + db engine, with the browser tests (Django $($py -c 'import django; print(django.__version__)'))" $py E2E=1
+run "SQLite + db engine, with the browser tests and the host projects (Django $($py -c 'import django; print(django.__version__)'))" $py E2E=1 HOSTS=1
 run "SQLite + file engine" $py SESSION_ENGINE=$ENGINE.file
 run "PostgreSQL + db engine" $py DATABASE_URL="$PG_URL" SESSION_ENGINE=$ENGINE.db
 run "PostgreSQL + cache engine on Redis" $py DATABASE_URL="$PG_URL" \

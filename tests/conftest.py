@@ -205,6 +205,7 @@ def pytest_collection_modifyitems(config, items):
         "redis": bool(REDIS_URL),
         "browser": os.environ.get("E2E") == "1",
         "screenshots": os.environ.get("SCREENSHOTS") == "1",
+        "hosts": os.environ.get("HOSTS") == "1",
         # Once per matrix: the run on PostgreSQL with cached_db on Redis.
         "servers": on_postgres
         and bool(REDIS_URL)

@@ -1,0 +1,309 @@
+"""Issue 11 §3: the app installed from the built wheel into projects that are not the demo.
+
+Each host is a fresh ``django-admin startproject`` in a virtualenv of its own, with the
+wheel installed and the app set up only as the README's "Adding it to your project" says
+(plus, as any project has, its own sign-in). Real servers (gunicorn for WSGI, uvicorn for
+ASGI) on 127.0.0.1 are driven over HTTP like a browser and a JSON client.
+
+Runs when HOSTS=1 (``make test`` sets it for one run of the matrix); building the wheel and
+the virtualenv takes about a minute, mostly pip.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import IPHONE_SAFARI, MAC_CHROME, WINDOWS_FIREFOX
+from .http import Browser
+
+pytestmark = pytest.mark.hosts
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+PASSWORD = "a-long-host-password-1"
+
+# What the README's "Adding it to your project" says, as a host's settings.py ends.
+README_SETTINGS = """
+# sessions_mgmt, as its README says
+INSTALLED_APPS += ["sessions_mgmt"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "sessions_mgmt.middleware.DeviceSessionMiddleware",
+)
+"""
+README_URLS = """
+# sessions_mgmt, as its README says
+from django.urls import include  # noqa: E402
+
+urlpatterns += [
+    path("accounts/devices/", include("sessions_mgmt.urls")),
+    path("me/", include("sessions_mgmt.api_urls")),
+]
+"""
+# The host's own sign-in: Django's auth views and the one template they need.
+OWN_SIGN_IN_SETTINGS = """
+TEMPLATES[0]["DIRS"] = [BASE_DIR / "templates"]
+"""
+OWN_SIGN_IN_URLS = """
+urlpatterns += [path("accounts/", include("django.contrib.auth.urls"))]
+"""
+LOGIN_TEMPLATE = (
+    """<form method="post">{% csrf_token %}{{ form.as_p }}<button>Sign in</button></form>"""
+)
+ASGI_VIEWS = '''
+"""The ASGI host's own async views: sign in with aauthenticate/alogin, read auser()."""
+
+from django.contrib.auth import aauthenticate, alogin
+from django.http import HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
+
+
+async def sign_in(request):
+    if request.method == "POST":
+        user = await aauthenticate(
+            request, username=request.POST["username"], password=request.POST["password"]
+        )
+        if user is None:
+            return HttpResponse("wrong", status=400)
+        await alogin(request, user)
+        return HttpResponseRedirect("/whoami/")
+    token = get_token(request)
+    return HttpResponse(
+        f'<form method="post"><input name="csrfmiddlewaretoken" value="{token}">'
+        '<input name="username"><input name="password" type="password"></form>'
+    )
+
+
+async def whoami(request):
+    user = await request.auser()
+    return HttpResponse(user.get_username() if user.is_authenticated else "")
+'''
+ASGI_URLS = """
+from host import views  # noqa: E402
+
+urlpatterns += [
+    path("accounts/login/", views.sign_in),
+    path("whoami/", views.whoami),
+]
+"""
+
+
+def run(*args, cwd=None, env=None) -> str:
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def host_venv(tmp_path_factory) -> Path:
+    """A virtualenv with the wheel built from this tree, and the servers; not the tree."""
+    base = tmp_path_factory.mktemp("hosts")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", base / "dist", ROOT)
+    (wheel,) = (base / "dist").glob("django_sessions_mgmt-*.whl")
+    venv = base / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    run(
+        venv / "bin" / "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        wheel,
+        "gunicorn",
+        "uvicorn",
+    )
+    return venv
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_host(
+    venv: Path, where: Path, *, settings: str = "", urls: str = "", files: dict | None = None
+) -> Path:
+    """``django-admin startproject host``, set up as the README says (plus extras)."""
+    where.mkdir()
+    run(venv / "bin" / "django-admin", "startproject", "host", where)
+    package = where / "host"
+    for name, text in (files or {}).items():
+        (package / name).write_text(text)
+    with open(package / "settings.py", "a") as f:
+        f.write(README_SETTINGS + settings)
+    with open(package / "urls.py", "a") as f:
+        f.write(README_URLS + urls)
+    (where / "templates" / "registration").mkdir(parents=True)
+    (where / "templates" / "registration" / "login.html").write_text(LOGIN_TEMPLATE)
+    env = host_env(venv)
+    run(venv / "bin" / "python", "manage.py", "migrate", "-v0", cwd=where, env=env)
+    for name in ("alice", "bob"):
+        run(
+            venv / "bin" / "python",
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user({name!r}, password={PASSWORD!r})",
+            cwd=where,
+            env=env,
+        )
+    return where
+
+
+def host_env(venv: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
+    env.update({"PATH": f"{venv / 'bin'}:{env.get('PATH', '')}", "PYTHONPATH": ""})
+    env.pop("REDIS_URL", None)
+    env.pop("SESSION_ENGINE", None)
+    return env
+
+
+class Server:
+    def __init__(self, venv: Path, project: Path, asgi: bool = False) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = (
+            [venv / "bin" / "uvicorn", "host.asgi:application", "--port", self.port]
+            if asgi
+            else [venv / "bin" / "gunicorn", "host.wsgi", f"--bind=127.0.0.1:{self.port}"]
+        )
+        self.log = open(project / "server.log", "wb")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(
+            [str(c) for c in command],
+            cwd=project,
+            env=host_env(venv),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (project / "server.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the host's server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+def api(browser: Browser, method: str, path: str, csrf: bool = True) -> tuple[int, object]:
+    headers = {"X-CSRFToken": browser.cookie("csrftoken") or ""} if csrf else {}
+    response = browser.request(method, path, headers=headers)
+    return response.status, json.loads(response.body)
+
+
+def sign_in(server: Server, user_agent: str, username: str = "alice") -> Browser:
+    browser = Browser(server.url, user_agent)
+    response = browser.post_form(
+        "/accounts/login/", "/accounts/login/", {"username": username, "password": PASSWORD}
+    )
+    assert response.status == 302, f"sign-in failed: {response.status} {response.body[:300]}"
+    return browser
+
+
+def exercise(server: Server) -> None:
+    """Two devices, the list, revoke one, revoke all others; the API's statuses and JSON."""
+    anonymous = Browser(server.url, MAC_CHROME)
+    status, body = api(anonymous, "GET", "/me/sessions")
+    assert status == 401 and body["error"]
+    page = anonymous.get("/accounts/devices/")
+    assert page.status == 302 and "/accounts/login/" in page.location
+
+    laptop = sign_in(server, MAC_CHROME)
+    phone = sign_in(server, IPHONE_SAFARI)
+    page = laptop.get("/accounts/devices/")
+    assert page.status == 200, page.body[:500]
+    assert "<!doctype html>" in page.body.lower()
+    assert "Safari on iPhone" in page.body and "This device" in page.body
+    css = re.search(r'href="([^"]*sessions_mgmt\.css)"', page.body)
+    assert css, "the layout links no stylesheet"
+
+    status, listed = api(laptop, "GET", "/me/sessions")
+    assert status == 200 and [s["isCurrent"] for s in listed] == [True, False]
+    phone_id = listed[1]["id"]
+    assert all(s["expiresAt"] for s in listed)
+
+    response = laptop.post_form("/accounts/devices/", f"/accounts/devices/{phone_id}/sign-out/")
+    assert response.status == 302
+    status, body = api(phone, "GET", "/me/sessions")
+    assert status == 401, "the revoked cookie still works"
+
+    tablet = sign_in(server, WINDOWS_FIREFOX)
+    laptop.get("/accounts/devices/")  # the CSRF cookie
+    status, body = api(laptop, "POST", "/me/sessions/revoke-all")
+    assert status == 200 and body["revoked"] == 1
+    assert api(tablet, "GET", "/me/sessions")[0] == 401
+    status, listed = api(laptop, "GET", "/me/sessions")
+    assert status == 200 and len(listed) == 1
+
+    # The API's errors: JSON with an "error", whatever the host's middleware.
+    assert api(laptop, "POST", "/me/sessions/revoke-all", csrf=False)[0] == 403
+    status, body = api(laptop, "DELETE", "/me/sessions/not-an-id")
+    assert status == 404 and body["error"]
+    status, body = api(laptop, "DELETE", f"/me/sessions/{listed[0]['id']}")
+    assert status == 400 and "sign out" in body["error"].lower()
+    status, body = api(laptop, "GET", "/me/no-such-thing")
+    assert status == 404 and body["error"]
+    status, body = api(laptop, "PUT", "/me/sessions")
+    assert status == 405 and body["error"]
+
+
+@pytest.mark.parametrize("variant", ["bare", "login_required"])
+def test_a_startproject_host_with_djangos_auth_views(host_venv, tmp_path, variant):
+    settings = OWN_SIGN_IN_SETTINGS
+    if variant == "login_required":
+        settings += f"\nMIDDLEWARE.append({LOGIN_REQUIRED!r})\n"
+    project = make_host(host_venv, tmp_path / "site", settings=settings, urls=OWN_SIGN_IN_URLS)
+    server = Server(host_venv, project)
+    try:
+        exercise(server)
+        static = Browser(server.url, MAC_CHROME).get("/static/sessions_mgmt/sessions_mgmt.css")
+        # gunicorn serves no static files; the wheel must carry them for collectstatic:
+        assert static.status == 404
+        run(
+            host_venv / "bin" / "python",
+            "manage.py",
+            "findstatic",
+            "sessions_mgmt/sessions_mgmt.css",
+            cwd=project,
+            env=host_env(host_venv),
+        )
+    finally:
+        server.stop()
+
+
+def test_an_asgi_host_signing_in_with_alogin(host_venv, tmp_path):
+    # This host has no views named "logout" / "password_change": it says where its are,
+    # or the app's system check (E004) stops it at start-up.
+    settings = OWN_SIGN_IN_SETTINGS + (
+        'SESSIONS_MGMT_LOGOUT_URL = "/signout/"\nSESSIONS_MGMT_PASSWORD_CHANGE_URL = "/password/"\n'
+    )
+    project = make_host(
+        host_venv,
+        tmp_path / "site",
+        settings=settings,
+        urls=ASGI_URLS,
+        files={"views.py": ASGI_VIEWS},
+    )
+    server = Server(host_venv, project, asgi=True)
+    try:
+        exercise(server)
+        browser = sign_in(server, MAC_CHROME, "bob")
+        assert browser.get("/whoami/").body == "bob"
+    finally:
+        server.stop()
