@@ -130,14 +130,21 @@ def free_port() -> int:
 
 
 def make_host(
-    venv: Path, where: Path, *, settings: str = "", urls: str = "", files: dict | None = None
+    venv: Path,
+    where: Path,
+    *,
+    settings: str = "",
+    urls: str = "",
+    files: dict | None = None,
+    users: tuple[str, ...] = ("alice", "bob"),
 ) -> Path:
     """``django-admin startproject host``, set up as the README says (plus extras)."""
     where.mkdir()
     run(venv / "bin" / "django-admin", "startproject", "host", where)
     package = where / "host"
     for name, text in (files or {}).items():
-        (package / name).write_text(text)
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        (where / name).write_text(text)
     with open(package / "settings.py", "a") as f:
         f.write(README_SETTINGS + settings)
     with open(package / "urls.py", "a") as f:
@@ -145,8 +152,10 @@ def make_host(
     (where / "templates" / "registration").mkdir(parents=True)
     (where / "templates" / "registration" / "login.html").write_text(LOGIN_TEMPLATE)
     env = host_env(venv)
+    if (where / "users").exists():
+        run(venv / "bin" / "python", "manage.py", "makemigrations", "users", cwd=where, env=env)
     run(venv / "bin" / "python", "manage.py", "migrate", "-v0", cwd=where, env=env)
-    for name in ("alice", "bob"):
+    for name in users:
         run(
             venv / "bin" / "python",
             "manage.py",
@@ -169,7 +178,15 @@ def host_env(venv: Path) -> dict:
 
 
 class Server:
-    def __init__(self, venv: Path, project: Path, asgi: bool = False) -> None:
+    def __init__(
+        self,
+        venv: Path,
+        project: Path,
+        asgi: bool = False,
+        login_field: str = "username",
+        first_user: str = "alice",
+    ) -> None:
+        self.login_field, self.first_user = login_field, first_user
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = (
@@ -207,10 +224,13 @@ def api(browser: Browser, method: str, path: str, csrf: bool = True) -> tuple[in
     return response.status, json.loads(response.body)
 
 
-def sign_in(server: Server, user_agent: str, username: str = "alice") -> Browser:
+def sign_in(server: Server, user_agent: str, username: str | None = None) -> Browser:
     browser = Browser(server.url, user_agent)
+    field = server.login_field
     response = browser.post_form(
-        "/accounts/login/", "/accounts/login/", {"username": username, "password": PASSWORD}
+        "/accounts/login/",
+        "/accounts/login/",
+        {field: username or server.first_user, "password": PASSWORD},
     )
     assert response.status == 302, f"sign-in failed: {response.status} {response.body[:300]}"
     return browser
@@ -298,12 +318,94 @@ def test_an_asgi_host_signing_in_with_alogin(host_venv, tmp_path):
         tmp_path / "site",
         settings=settings,
         urls=ASGI_URLS,
-        files={"views.py": ASGI_VIEWS},
+        files={"host/views.py": ASGI_VIEWS},
     )
     server = Server(host_venv, project, asgi=True)
     try:
         exercise(server)
         browser = sign_in(server, MAC_CHROME, "bob")
         assert browser.get("/whoami/").body == "bob"
+    finally:
+        server.stop()
+
+
+ALLAUTH_SETTINGS = """
+INSTALLED_APPS += ["users", "allauth", "allauth.account"]
+MIDDLEWARE.append("allauth.account.middleware.AccountMiddleware")
+AUTH_USER_MODEL = "users.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "none"
+"""
+ALLAUTH_URLS = """
+urlpatterns += [path("accounts/", include("allauth.urls"))]
+"""
+EMAIL_USER_MODEL = '''
+"""A user model that signs in by email and has no username at all."""
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    def create_user(self, email, password=None, **fields):
+        user = self.model(email=self.normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **fields):
+        return self.create_user(email, password, is_staff=True, is_superuser=True, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(unique=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    objects = UserManager()
+'''
+
+
+def test_an_allauth_host_with_an_email_user_model(host_venv, tmp_path):
+    """Signs in by email through allauth's own views; the user model has no username. The
+    app finds allauth's URL names by itself (no setting)."""
+    run(host_venv / "bin" / "pip", "install", "-q", "--disable-pip-version-check", "django-allauth")
+    project = make_host(
+        host_venv,
+        tmp_path / "site",
+        settings=ALLAUTH_SETTINGS,
+        urls=ALLAUTH_URLS,
+        files={"users/__init__.py": "", "users/models.py": EMAIL_USER_MODEL},
+        users=("alice@example.com", "bob@example.com"),
+    )
+    server = Server(host_venv, project, login_field="login", first_user="alice@example.com")
+    try:
+        exercise(server)
+        # The own-session refusal names allauth's sign-out, which exists here.
+        laptop = sign_in(server, MAC_CHROME)
+        laptop.get("/accounts/devices/")
+        status, listed = api(laptop, "GET", "/me/sessions")
+        status, body = api(laptop, "DELETE", f"/me/sessions/{listed[0]['id']}")
+        assert status == 400 and "/accounts/logout/" in body["error"]
+        # The command finds users by the model's USERNAME_FIELD (here the email).
+        out = run(
+            host_venv / "bin" / "python",
+            "manage.py",
+            "revoke_sessions",
+            "--user",
+            "alice@example.com",
+            "--dry-run",
+            cwd=project,
+            env=host_env(host_venv),
+        )
+        assert re.search(r"Would revoke 2 sessions of 1 users", out), out
     finally:
         server.stop()
