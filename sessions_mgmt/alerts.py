@@ -11,13 +11,14 @@ account gets no alert. ``SESSIONS_MGMT_NEW_DEVICE_ALERTS = False`` turns alerts 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from .conf import app_settings
 from .models import DeviceSession, KnownDevice
@@ -72,13 +73,16 @@ def send_alert(request: HttpRequest, row: DeviceSession) -> None:
         return
     link = request.build_absolute_uri(reverse("sessions_mgmt:not_me", args=[not_me_token(row)]))
     context = {"user": user, "device": row, "not_me_url": link, "site": request.get_host()}
-    subject = render_to_string("sessions_mgmt/email/new_device_subject.txt", context)
-    message = EmailMultiAlternatives(
-        " ".join(subject.split()),
-        render_to_string("sessions_mgmt/email/new_device.txt", context),
-        to=[email],
-    )
-    message.attach_alternative(
-        render_to_string("sessions_mgmt/email/new_device.html", context), "text/html"
-    )
+    # In the account owner's language (a ``language`` attribute of the user, when the
+    # project keeps one), else the site's: never the language of whoever signed in.
+    with translation.override(getattr(user, "language", None) or settings.LANGUAGE_CODE):
+        subject = render_to_string("sessions_mgmt/email/new_device_subject.txt", context)
+        message = EmailMultiAlternatives(
+            " ".join(subject.split()),
+            render_to_string("sessions_mgmt/email/new_device.txt", context),
+            to=[email],
+        )
+        message.attach_alternative(
+            render_to_string("sessions_mgmt/email/new_device.html", context), "text/html"
+        )
     message.send()

@@ -14,6 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -35,8 +36,10 @@ def error(message: str, status: int, **headers) -> JsonResponse:
 
 def store_unavailable() -> JsonResponse:
     return error(
-        "The session store is unavailable. Nothing was hidden: sessions not ended are still "
-        "listed. Try again later.",
+        _(
+            "The session store is unavailable. Nothing was hidden: sessions not ended are "
+            "still listed. Try again later."
+        ),
         503,
         **{"Retry-After": str(RETRY_AFTER)},
     )
@@ -44,7 +47,7 @@ def store_unavailable() -> JsonResponse:
 
 def database_unavailable() -> JsonResponse:
     return error(
-        "The database is busy or unavailable. Try again shortly.",
+        _("The database is busy or unavailable. Try again shortly."),
         503,
         **{"Retry-After": str(RETRY_AFTER)},
     )
@@ -53,7 +56,7 @@ def database_unavailable() -> JsonResponse:
 def serialize(row: DeviceSession) -> dict:
     data = {
         "id": str(row.public_id),
-        "deviceName": row.device_name,
+        "deviceName": row.display_name,
         "ip": row.ip,
         "lastActiveAt": row.last_active_at.isoformat(),
         "createdAt": row.created_at.isoformat(),
@@ -61,7 +64,7 @@ def serialize(row: DeviceSession) -> dict:
         "isCurrent": row.is_current,
     }
     if location.available():  # only with the geo extra
-        data["location"] = row.location
+        data["location"] = row.display_location
     return data
 
 
@@ -90,22 +93,24 @@ class ApiView(View):
             return database_unavailable()
         except Exception:  # answered in JSON too, never as an HTML error page
             logger.exception("Session API error on %s %s", request.method, request.path)
-            return error("Internal error.", 500)
+            return error(_("Internal error."), 500)
         if response.status_code < 500 and not tracking.save_changes(request):
-            return error("Your session ended while this request ran. Sign in again.", 401)
+            return error(_("Your session ended while this request ran. Sign in again."), 401)
         return response
 
     def _checked_dispatch(self, request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
-            return error("Authentication required: sign in first.", 401)
+            return error(_("Authentication required: sign in first."), 401)
         method = request.method.lower()
         if method not in self.http_method_names or not hasattr(self, method):
             return self.http_method_not_allowed(request, *args, **kwargs)
         if method not in ("get", "head", "options", "trace"):
             if _csrf_failed(request):
                 return error(
-                    "CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken "
-                    "header.",
+                    _(
+                        "CSRF check failed: send the csrftoken cookie's value in the "
+                        "X-CSRFToken header."
+                    ),
                     403,
                 )
             if self.needs_recent_auth and not recently_authenticated(request):
@@ -114,7 +119,11 @@ class ApiView(View):
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
         allowed = ", ".join(m.upper() for m in self._allowed_methods())
-        return error(f"Method {request.method} not allowed; use {allowed}.", 405, Allow=allowed)
+        message = _("Method %(method)s not allowed; use %(allowed)s.") % {
+            "method": request.method,
+            "allowed": allowed,
+        }
+        return error(message, 405, Allow=allowed)
 
 
 class SessionListApi(ApiView):
@@ -135,13 +144,15 @@ class SessionDetailApi(ApiView):
                 request.user, public_id, current_session_key=request.session.session_key
             )
         except DeviceSession.DoesNotExist:
-            return error("Session not found", 404)
+            return error(_("Session not found"), 404)
         except services.CurrentSessionError:
             logout_url = resolve_url(app_settings.LOGOUT_URL)
             return error(
-                f"This is the current session. To end it, sign out: POST {logout_url}", 400
+                _("This is the current session. To end it, sign out: POST %(url)s")
+                % {"url": logout_url},
+                400,
             )
-        return JsonResponse({"message": "Session revoked."})
+        return JsonResponse({"message": _("Session revoked.")})
 
 
 class RevokeAllApi(ApiView):
@@ -149,7 +160,9 @@ class RevokeAllApi(ApiView):
 
     def post(self, request: HttpRequest) -> JsonResponse:
         count = services.revoke_others(request.user, request.session.session_key)
-        return JsonResponse({"message": "All other sessions have been revoked.", "revoked": count})
+        return JsonResponse(
+            {"message": _("All other sessions have been revoked."), "revoked": count}
+        )
 
 
 class ReauthenticateApi(ApiView):
@@ -165,17 +178,17 @@ class ReauthenticateApi(ApiView):
             try:
                 password = json.loads(request.body or b"{}").get("password")
             except (ValueError, AttributeError):
-                return error('The body must be JSON: {"password": "…"}.', 400)
+                return error(_('The body must be JSON: {"password": "…"}.'), 400)
         if not isinstance(password, str) or not password:
-            return error('Send the account\'s password as "password".', 400)
+            return error(_('Send the account\'s password as "password".'), 400)
         if is_throttled(request.user):
-            return error("Too many wrong passwords. Wait 15 minutes, then try again.", 429)
+            return error(_("Too many wrong passwords. Wait 15 minutes, then try again."), 429)
         problem = confirm_password(request, password)
         if problem is None:
-            return JsonResponse({"message": "Confirmed."})
+            return JsonResponse({"message": _("Confirmed.")})
         return error(problem, 400)
 
 
 @login_not_required
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-    return error("Not found", 404)
+    return error(_("Not found"), 404)

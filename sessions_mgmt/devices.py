@@ -9,6 +9,7 @@ import contextlib
 from dataclasses import dataclass
 
 from django.http import HttpRequest
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django_user_agents.utils import get_user_agent
 from user_agents import parse
@@ -87,13 +88,25 @@ def describe(user_agent: str | None) -> Device:
     else:
         device_type = OTHER
 
-    place = parsed.device.family if parsed.device.family in _APPLE_DEVICES else os_name
-    if device_type == BOT or (browser and not place):
-        name = browser or _("Unknown device")
-    elif browser:
-        name = _("%(browser)s on %(place)s") % {"browser": browser, "place": place}
-    elif place:
-        name = _("Unknown browser on %(place)s") % {"place": place}
-    else:
-        name = _("Unknown device")
+    with translation.override(None):  # stored in English; shown in the reader's language
+        name = compose_name(browser, os_name, device_type, parsed.device.family)
     return Device(raw, browser, os_name, device_type, name[:200])
+
+
+def compose_name(browser: str, os_name: str, device_type: str, family: str = "") -> str:
+    """ "Chrome on macOS", "Safari on iPhone", "Unknown device", in the active language.
+
+    Composed when shown (``DeviceSession.display_name``), not stored translated, so each
+    reader sees it in their own language. Apple's handhelds are named by device: the
+    parsed device family at sign-in, or from the stored OS and type when shown.
+    """
+    if family not in _APPLE_DEVICES and os_name == "iOS":
+        family = "iPad" if device_type == TABLET else "iPhone"
+    place = family if family in _APPLE_DEVICES else os_name
+    if device_type == BOT or (browser and not place):
+        return browser or _("Unknown device")
+    if browser:
+        return _("%(browser)s on %(place)s") % {"browser": browser, "place": place}
+    if place:
+        return _("Unknown browser on %(place)s") % {"place": place}
+    return _("Unknown device")

@@ -6,7 +6,10 @@ Resolved once when a row is created or its IP changes, and stored."""
 import ipaddress
 from functools import lru_cache
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, gettext_noop
+
+#: Stored untranslated; ``display()`` translates it for the reader.
+LOCAL_NETWORK = gettext_noop("Local network")
 
 DATA_FILE = "geoip2fast-ipv6.dat.gz"  # IPv4 and IPv6
 
@@ -31,9 +34,15 @@ def locate(ip: str | None) -> str:
         return ""
     address = ipaddress.ip_address(ip)
     if address.is_private or address.is_loopback or address.is_link_local:
-        return _("Local network")
+        return LOCAL_NETWORK
     found = _reader().lookup(ip)
     if not found.country_code or found.country_code == "--":
         return ""
     city = getattr(found.city, "name", "") if found.city else ""
     return (f"{city}, {found.country_name}" if city else found.country_name)[:100]
+
+
+def display(stored: str) -> str:
+    """A stored location as the reader reads it ("Local network" in their language; place
+    names as the geo data gives them)."""
+    return gettext(LOCAL_NETWORK) if stored == LOCAL_NETWORK else stored

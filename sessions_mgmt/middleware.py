@@ -11,6 +11,7 @@ import logging
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 
 from . import timeouts, tracking
 from .store import SessionStoreError
@@ -30,7 +31,7 @@ def _failed(request: HttpRequest, exc: Exception) -> HttpResponse:
         raise exc
     logger.warning("Session tracking failed after %s: %r", request.path, exc)
     return JsonResponse(
-        {"error": "The session store or database is unavailable. Try again."},
+        {"error": gettext("The session store or database is unavailable. Try again.")},
         status=503,
         headers={"Retry-After": "5"},
     )

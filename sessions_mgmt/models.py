@@ -7,7 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .devices import BOT, DESKTOP, MOBILE, OTHER, TABLET, USER_AGENT_MAX_LENGTH
+from .devices import BOT, DESKTOP, MOBILE, OTHER, TABLET, USER_AGENT_MAX_LENGTH, compose_name
+from .location import display as display_location
 
 #: Session data key of a tracked session's state: ``{"id": <row pk>, "t": <unix time of
 #: the row's last update>, "s": <unix time of sign-in or adoption>, "ip": <IP then>, "ua":
@@ -89,6 +90,15 @@ class DeviceSession(models.Model):
         return count, {self._meta.label: count}
 
     delete.alters_data = True
+
+    @property
+    def display_name(self) -> str:
+        """The device's name in the reader's language ("Chrome auf macOS")."""
+        return compose_name(self.browser, self.os, self.device_type) or self.device_name
+
+    @property
+    def display_location(self) -> str:
+        return display_location(self.location)
 
     @property
     def is_live(self) -> bool:

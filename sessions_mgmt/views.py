@@ -69,7 +69,7 @@ class RevokeDeviceView(LoginRequiredMixin, RecentAuthRequiredMixin, View):
                 ),
             )
         else:
-            messages.success(request, _("Signed out of %(device)s.") % {"device": row})
+            messages.success(request, _("Signed out of %(device)s.") % {"device": row.display_name})
         return redirect(LIST_URL)
 
 
