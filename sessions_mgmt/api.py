@@ -22,7 +22,13 @@ from django.views.decorators.csrf import csrf_exempt
 from . import location, services, tracking
 from .conf import app_settings
 from .models import DeviceSession
-from .reauth import confirm_password, is_throttled, recently_authenticated
+from .reauth import (
+    PasswordReauth,
+    confirm_password,
+    is_throttled,
+    reauth_backend,
+    recently_authenticated,
+)
 from .tracking import JSON_ERRORS, sync
 
 logger = logging.getLogger(__name__)
@@ -173,6 +179,13 @@ class ReauthenticateApi(ApiView):
     needs_recent_auth = False
 
     def post(self, request: HttpRequest) -> JsonResponse:
+        if not isinstance(reauth_backend(), PasswordReauth):
+            return error(
+                _("Confirm it's you through the site's own reauthentication (e.g. allauth's)."),
+                409,
+            )
+        if not request.user.has_usable_password():
+            return error(_("This account has no password: sign in again instead."), 409)
         password = request.POST.get("password")
         if password is None and request.content_type == "application/json":
             try:

@@ -21,6 +21,7 @@ DEFAULTS = {
     "ABSOLUTE_TIMEOUT": None,
     "TIMEOUT_PRESET": None,
     "REAUTH_WINDOW": 600,
+    "REAUTH": "auto",
     "NEW_DEVICE_ALERTS": True,
     "NEW_DEVICE_WINDOW": 90,
     "PASSWORD_CHANGE_URL": None,  # see URL_DEFAULTS

@@ -15,18 +15,24 @@ form fields and posts them again with the password, so the action goes on once c
 import time
 from functools import wraps
 
-from django.contrib.auth import authenticate, update_session_auth_hash
+from django.apps import apps
+from django.contrib.auth import authenticate, logout, update_session_auth_hash
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.decorators import method_decorator
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from .conf import app_settings
 
 AUTH_AT_KEY = "_sessions_mgmt_auth_at"
 PASSWORD_FIELD = "sessions_mgmt_password"
-THEN_GET_FIELD = "sessions_mgmt_then_get"  # the confirmed request was a GET: redirect to it
+THEN_GET_FIELD = "sessions_mgmt_then_get"
+SIGN_IN_AGAIN_FIELD = (
+    "sessions_mgmt_sign_in_again"  # the confirmed request was a GET: redirect to it
+)
 MAX_FAILURES = 5
 FAILURE_WINDOW = 15 * 60
 
@@ -34,13 +40,6 @@ FAILURE_WINDOW = 15 * 60
 def mark_authenticated(request: HttpRequest) -> None:
     """Record that the person proved who they are just now (sign-in, password)."""
     request.session[AUTH_AT_KEY] = int(time.time())
-
-
-def recently_authenticated(request: HttpRequest) -> bool:
-    window = app_settings.REAUTH_WINDOW
-    if window is None:
-        return True
-    return time.time() - request.session.get(AUTH_AT_KEY, 0) <= window
 
 
 def _failures_key(user) -> str:
@@ -77,8 +76,11 @@ def confirm_password(request: HttpRequest, password: str) -> str | None:
     return None
 
 
-def confirmation_page(request: HttpRequest, error: str | None = None, status: int = 200):
-    """The "Confirm it's you" page, carrying the fields of the form that was posted."""
+def confirmation_page(
+    request: HttpRequest, error: str | None = None, status: int = 200, sign_in_again=False
+):
+    """The "Confirm it's you" page, carrying the fields of the form that was posted (or,
+    for someone with no usable password, offering to sign in again)."""
     carried = (
         [
             (name, value)
@@ -96,27 +98,114 @@ def confirmation_page(request: HttpRequest, error: str | None = None, status: in
             "carried": carried,
             "action": request.get_full_path(),
             "password_field": PASSWORD_FIELD,
+            "sign_in_again_field": SIGN_IN_AGAIN_FIELD,
+            "sign_in_again": sign_in_again,
             "error": error,
         },
         status=status,
     )
 
 
+def _sign_in_again(request: HttpRequest) -> HttpResponse:
+    """For people with no usable password (they sign in through another provider): end this
+    session and send them to sign in again, which counts as a recent authentication; then
+    back to their devices. Nobody is locked out of revoking."""
+    logout(request)
+    return redirect_to_login(resolve_url("sessions_mgmt:device_list"))
+
+
+class PasswordReauth:
+    """The built-in way: the account's password on the "Confirm it's you" page, within
+    ``SESSIONS_MGMT_REAUTH_WINDOW`` of signing in or confirming."""
+
+    def recently_authenticated(self, request: HttpRequest) -> bool:
+        window = app_settings.REAUTH_WINDOW
+        if window is None:
+            return True
+        return time.time() - request.session.get(AUTH_AT_KEY, 0) <= window
+
+    def require(self, view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated or self.recently_authenticated(request):
+                return view(request, *args, **kwargs)
+            if not request.user.has_usable_password():
+                if request.method == "POST" and SIGN_IN_AGAIN_FIELD in request.POST:
+                    return _sign_in_again(request)
+                return confirmation_page(request, sign_in_again=True)
+            if request.method == "POST" and PASSWORD_FIELD in request.POST:
+                error = confirm_password(request, request.POST[PASSWORD_FIELD])
+                if error is None and THEN_GET_FIELD in request.POST:
+                    return redirect(request.get_full_path())
+                if error is None:
+                    return view(request, *args, **kwargs)
+                return confirmation_page(request, error, status=403)
+            return confirmation_page(request)
+
+        return wrapper
+
+
+class AllauthReauth:
+    """django-allauth's own reauthentication: its flows (password, social accounts,
+    passkeys, codes) and its record of recent reauthentication (its
+    ``ACCOUNT_REAUTHENTICATION_TIMEOUT``), through its public decorator. Signing in counts
+    too, as with the password (allauth itself only counts an explicit reauthentication)."""
+
+    def recently_authenticated(self, request: HttpRequest) -> bool:
+        from allauth.core.exceptions import ReauthenticationRequired
+
+        if PasswordReauth().recently_authenticated(request):
+            return True
+        try:
+            self._allauth(lambda request: None)(request)
+        except ReauthenticationRequired:
+            return False
+        return True
+
+    def require(self, view):
+        through_allauth = self._allauth(view)
+
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if PasswordReauth().recently_authenticated(request):  # signed in just now
+                return view(request, *args, **kwargs)
+            return through_allauth(request, *args, **kwargs)
+
+        return wrapper
+
+    @staticmethod
+    def _allauth(view):
+        from allauth.account.decorators import reauthentication_required
+
+        return reauthentication_required(view)
+
+
+def reauth_backend():
+    """How people confirm it's them (``SESSIONS_MGMT_REAUTH``): ``"auto"`` (allauth's when
+    ``allauth.account`` is installed, else the password), ``"password"``, ``"allauth"``, or
+    the dotted path of a class with ``recently_authenticated(request)`` and
+    ``require(view)``."""
+    name = app_settings.REAUTH
+    if name == "auto":
+        name = "allauth" if apps.is_installed("allauth.account") else "password"
+    if name == "password":
+        return PasswordReauth()
+    if name == "allauth":
+        return AllauthReauth()
+    return import_string(name)()
+
+
+def recently_authenticated(request: HttpRequest) -> bool:
+    return reauth_backend().recently_authenticated(request)
+
+
 def recent_auth_required(view):
-    """Run ``view`` only if the user authenticated within the window; else confirm first."""
+    """Run ``view`` only if the user authenticated recently; else confirm first (the way
+    ``SESSIONS_MGMT_REAUTH`` says)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated or recently_authenticated(request):
-            return view(request, *args, **kwargs)
-        if request.method == "POST" and PASSWORD_FIELD in request.POST:
-            error = confirm_password(request, request.POST[PASSWORD_FIELD])
-            if error is None and THEN_GET_FIELD in request.POST:
-                return redirect(request.get_full_path())
-            if error is None:
-                return view(request, *args, **kwargs)
-            return confirmation_page(request, error, status=403)
-        return confirmation_page(request)
+        return reauth_backend().require(view)(request, *args, **kwargs)
 
     return wrapper
 

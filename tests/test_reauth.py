@@ -138,3 +138,31 @@ def test_api_throttles_after_five_wrong_passwords(two_devices):
         "/me/reauthenticate", {"password": PASSWORD}, content_type="application/json"
     )
     assert response.status_code == 429
+
+
+def test_no_usable_password_is_never_locked_out_of_revoking(user, sign_in):
+    """Someone who signs in through another provider has no password to confirm with: they
+    are offered to sign in again, which counts as recent, and can then revoke."""
+    from django.test import Client
+
+    from sessions_mgmt import testing
+
+    user.set_unusable_password()
+    user.save()
+    phone = testing.sign_in(Client(), user, user_agent=IPHONE_SAFARI)
+    laptop = testing.sign_in(Client(), user)
+    row = testing.session_of(phone)
+    url = f"{DEVICES_URL}{row.public_id}/sign-out/"
+    with time_machine.travel(timezone.now() + LATER, tick=False):
+        page = laptop.post(url)
+        html = page.content.decode()
+        assert "Sign in again" in html and 'type="password"' not in html
+        testing.assert_signed_in(phone)
+        again = laptop.post(url, {"sessions_mgmt_sign_in_again": "1"})
+        assert again.status_code == 302 and again.url.startswith("/accounts/login/?next=")
+        testing.assert_signed_out(laptop)  # this session ended; signing in again starts one
+        laptop = testing.sign_in(Client(), user)  # (their provider's sign-in)
+        assert laptop.post(url).status_code == 302
+        testing.assert_signed_out(phone)
+    api = laptop.post("/me/reauthenticate", {"password": "x"}, content_type="application/json")
+    assert api.status_code == 409 and "sign in again" in api.json()["error"]
