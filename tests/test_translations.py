@@ -107,3 +107,21 @@ def test_the_alert_follows_the_owners_own_language(locale_middleware, user, sett
     sign_in(user, WINDOWS_FIREFOX, "de")
     (message,) = mail.outbox
     assert message.subject == "Nuevo inicio de sesión en tu cuenta desde Firefox en Windows"
+
+
+@pytest.mark.parametrize("language", list(PAGES))
+def test_the_catalogues_are_complete_and_compiled(language):
+    """Every message has a translation, none is fuzzy, and the shipped .mo is the .po."""
+    from pathlib import Path
+
+    import polib
+
+    import sessions_mgmt
+
+    folder = Path(sessions_mgmt.__file__).parent / "locale" / language / "LC_MESSAGES"
+    po = polib.pofile(str(folder / "django.po"))
+    assert [e.msgid for e in po if not e.translated() and not e.obsolete] == []
+    mo = polib.mofile(str(folder / "django.mo"))
+    compiled = {(e.msgid, e.msgstr or str(e.msgstr_plural)) for e in mo if e.msgid}
+    source = {(e.msgid, e.msgstr or str(e.msgstr_plural)) for e in po.translated_entries()}
+    assert compiled == source, "run compilemessages"
