@@ -20,6 +20,7 @@ PG_REDIS = {"DATABASE_URL": PG, "REDIS_URL": REDIS, "SESSION_ENGINE": ENGINE + "
 
 PLAN = [
     ("request_overhead.py", [SQLITE_DB, PG_DB, PG_REDIS]),
+    ("asgi_overhead.py", [SQLITE_DB]),
     ("sign_in.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("devices_page.py", [SQLITE_DB]),
     ("revoke_others.py", [SQLITE_DB, PG_DB, PG_REDIS]),
