@@ -57,6 +57,34 @@ urlpatterns += [path("accounts/", include("django.contrib.auth.urls"))]
 LOGIN_TEMPLATE = (
     """<form method="post">{% csrf_token %}{{ form.as_p }}<button>Sign in</button></form>"""
 )
+# The host's own test of its integration, with the app's helpers (from the wheel).
+HOST_TESTS = """
+from django.contrib.auth import get_user_model
+from django.test import Client, TestCase
+
+from sessions_mgmt import testing
+
+
+class SignOutOtherDevicesTest(TestCase):
+    def test_a_password_change_ends_the_other_devices(self):
+        user = get_user_model().objects.create_user("carol", password="an-old-long-password")
+        phone = testing.sign_in(Client(), user, user_agent=testing.IPHONE, ip="203.0.113.9")
+        laptop = testing.sign_in(Client(), user)
+        self.assertEqual(len(testing.sessions_of(user)), 2)
+        response = laptop.post(
+            "/accounts/password_change/",
+            {
+                "old_password": "an-old-long-password",
+                "new_password1": "a-new-long-password-42",
+                "new_password2": "a-new-long-password-42",
+            },
+        )
+        self.assertEqual(response.status_code, 302)
+        testing.assert_signed_out(phone)
+        testing.assert_signed_in(laptop, user)
+        testing.end_session(testing.session_of(laptop))
+        testing.assert_signed_out(laptop)
+"""
 ASGI_VIEWS = '''
 """The ASGI host's own async views: sign in with aauthenticate/alogin, read auser()."""
 
@@ -290,7 +318,24 @@ def test_a_startproject_host_with_djangos_auth_views(host_venv, tmp_path, varian
     settings = OWN_SIGN_IN_SETTINGS
     if variant == "login_required":
         settings += f"\nMIDDLEWARE.append({LOGIN_REQUIRED!r})\n"
-    project = make_host(host_venv, tmp_path / "site", settings=settings, urls=OWN_SIGN_IN_URLS)
+    project = make_host(
+        host_venv,
+        tmp_path / "site",
+        settings=settings,
+        urls=OWN_SIGN_IN_URLS,
+        files={"host/tests.py": HOST_TESTS},
+    )
+    # The host's own tests, written with sessions_mgmt.testing, pass on the installed wheel.
+    output = subprocess.run(
+        [host_venv / "bin" / "python", "manage.py", "test", "host", "-v", "2"],
+        cwd=project,
+        env=host_env(host_venv),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert output.returncode == 0, output.stderr
+    assert "test_a_password_change_ends_the_other_devices" in output.stderr
     server = Server(host_venv, project)
     try:
         exercise(server)
