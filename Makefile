@@ -35,6 +35,7 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 
 test: lint node_modules/axe-core/axe.min.js
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m django makemigrations --check --dry-run
 	scripts/test-matrix.sh
 
 # Benchmarks (figures, not tests): BENCH=full for the long profile. See docs/PERFORMANCE.md.
@@ -43,7 +44,7 @@ bench: $(VENV)/.installed
 
 # Re-take the README's screenshots (docs/screenshots/*.png) in Chromium.
 screenshots: $(VENV)/.installed node_modules/axe-core/axe.min.js
-	SCREENSHOTS=1 E2E=1 $(BIN)/python -m pytest -q -m screenshots
+	SCREENSHOTS=1 E2E=1 $(BIN)/python -m pytest -q -m screenshots --ds=config.settings tests/demo
 
 # One quick run on the default combination (SQLite, db engine).
 test-quick: $(VENV)/.installed

@@ -16,12 +16,16 @@ case "${CI:-}" in 1 | true | TRUE | yes) ci=true ;; esac
 declare -a summary
 failed=0
 
-run() {  # run NAME PYTHON ENV...
+run() {  # run NAME PYTHON [ENV...] [-- PYTEST ARGS...]
   local name=$1 python=$2
   shift 2
+  local -a environment=() arguments=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do environment+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  arguments=("$@")
   echo
   echo "=== $name"
-  if env "$@" "$python" -m pytest -q -p no:cacheprovider $PYTEST_ARGS; then
+  if env "${environment[@]}" "$python" -m pytest -q -p no:cacheprovider $PYTEST_ARGS "${arguments[@]}"; then
     summary+=("passed   $name")
   else
     summary+=("FAILED   $name")
@@ -37,7 +41,8 @@ skip() {  # skip NAME REASON
 }
 
 py=.venv/bin/python
-run "SQLite + db engine, with the browser tests and the host projects (Django $($py -c 'import django; print(django.__version__)'))" $py E2E=1 HOSTS=1
+run "The demo site, with the browser tests (SQLite + db)" $py E2E=1 -- --ds=config.settings tests/demo
+run "SQLite + db engine, with the host projects (Django $($py -c 'import django; print(django.__version__)'))" $py HOSTS=1
 run "SQLite + file engine" $py SESSION_ENGINE=$ENGINE.file
 run "PostgreSQL + db engine" $py DATABASE_URL="$PG_URL" SESSION_ENGINE=$ENGINE.db
 run "PostgreSQL + cache engine on Redis" $py DATABASE_URL="$PG_URL" \

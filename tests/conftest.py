@@ -25,6 +25,11 @@ WINDOWS_FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/201
 
 REDIS_URL = os.environ.get("REDIS_URL")
 
+# The app's suite runs on its own minimal settings (tests/settings.py); the demo's tests
+# (tests/demo/) need the demo's, and run on their own: pytest --ds=config.settings tests/demo
+DEMO = django_settings.SETTINGS_MODULE == "config.settings"
+collect_ignore = [] if DEMO else ["demo"]
+
 ENGINES = {
     "db": "django.contrib.sessions.backends.db",
     "cache": "django.contrib.sessions.backends.cache",

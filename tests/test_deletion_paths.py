@@ -50,7 +50,7 @@ def test_deactivating_the_user_ends_their_sessions(engine, user, sign_in):
 
 def test_a_proxy_of_the_user_model_ends_sessions_too(user, sign_in):
     """Signals of a proxy carry the proxy as sender; the receivers cover it too."""
-    from accounts.models import Member
+    from tests.testapp.models import Member
 
     from .factories import PASSWORD
 

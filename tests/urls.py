@@ -1,13 +1,16 @@
-"""The demo's URLs plus the tiny views the tests need."""
+"""The test project's URLs: Django's auth views (a sign-in with "remember me", as login
+views usually offer it), the admin, the app's pages and API, and the tiny views the tests
+need. Not the demo's."""
 
 import time
 from datetime import timedelta
 
+from django.contrib import admin
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.views import LoginView
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 
-from config.urls import urlpatterns as demo_urlpatterns
 from sessions_mgmt.reauth import recent_auth_required
 
 
@@ -62,6 +65,17 @@ def rehash_then_fail(request):
     raise RuntimeError("failed after changing the password")
 
 
+class RememberMeLoginView(LoginView):
+    """Django's sign-in, with the usual "remember me": 30 days, else until the browser
+    closes (``set_expiry()`` after ``login()``, as login views do)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        remember = self.request.POST.get("remember_me")
+        self.request.session.set_expiry(int(timedelta(days=30).total_seconds()) if remember else 0)
+        return response
+
+
 @recent_auth_required
 def sensitive(request):
     """A project's own sensitive page, behind the reusable decorator."""
@@ -78,5 +92,9 @@ urlpatterns = [
     path("session-only/", session_only),
     path("cycle-then-fail/", cycle_then_fail),
     path("rehash-then-fail/", rehash_then_fail),
-    *demo_urlpatterns,
+    path("admin/", admin.site.urls),
+    path("accounts/devices/", include("sessions_mgmt.urls")),
+    path("accounts/login/", RememberMeLoginView.as_view(), name="login"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("me/", include("sessions_mgmt.api_urls")),
 ]

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from sessions_mgmt.models import DeviceSession
 
-from .conftest import AXE, CHROMIUM, IPHONE_SAFARI, MAC_CHROME, WINDOWS_FIREFOX
-from .factories import PASSWORD, DeviceSessionFactory, UserFactory
+from ..conftest import AXE, CHROMIUM, IPHONE_SAFARI, MAC_CHROME, WINDOWS_FIREFOX
+from ..factories import PASSWORD, DeviceSessionFactory, UserFactory
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are still plain synchronous code.
@@ -33,7 +33,7 @@ FLAGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PIXEL_7 = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Mobile Safari/537.36"
