@@ -69,7 +69,13 @@ def list_devices(user, current_session_key: str | None) -> list[DeviceSession]:
     row says; rows of sessions that have ended are left for pruning.
     """
     rows = list(user_sessions(user))
-    alive = store.alive_keys([row.session_key for row in rows])
+    try:
+        alive = store.alive_keys([row.session_key for row in rows])
+    except SessionStoreError as exc:
+        # Nothing is hidden: with the store unreachable, every row stays listed (and no
+        # cookie works meanwhile, since no session can be loaded).
+        logger.warning("Listing sessions without the store's word on them: %r", exc)
+        alive = {row.session_key for row in rows}
     rows = [row for row in rows if row.session_key in alive]
     for row in rows:
         row.is_current = current_session_key is not None and row.session_key == current_session_key

@@ -290,3 +290,21 @@ def test_postgres_takes_any_header_and_address(user, sign_in, user_agent, remote
     assert len(row.user_agent) <= 512 and "\x00" not in row.user_agent
     assert row.ip is not None and "%" not in row.ip
     assert laptop.get(DEVICES_URL).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("engine", ["cache"], indirect=True)
+def test_the_list_with_the_store_unreachable_hides_nothing(engine, user, sign_in, monkeypatch):
+    from django.core.cache import caches
+
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user)
+    assert is_signed_in(phone)
+    rows = list(DeviceSession.objects.filter(user=user))
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("cache is down")
+
+    monkeypatch.setattr(type(caches["default"]), "get_many", refuse)
+    listed = services.list_devices(user, session_key_of(laptop))
+    assert {row.pk for row in listed} == {row.pk for row in rows}
