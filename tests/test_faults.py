@@ -20,6 +20,7 @@ from .conftest import (
     DEVICES_URL,
     ENGINES,
     IPHONE_SAFARI,
+    LOGIN_URL,
     MAC_CHROME,
     WINDOWS_FIREFOX,
     is_signed_in,
@@ -226,7 +227,8 @@ def test_signing_out_others_while_a_new_device_signs_in(browsers):
     newcomers = []
     for _ in range(3):
         with ThreadPoolExecutor(max_workers=2) as pool:
-            revoking = pool.submit(laptop.post_form, DEVICES_URL, f"{DEVICES_URL}sign-out-others/")
+            # (the CSRF token from any page with a form: the sign-in page always has one)
+            revoking = pool.submit(laptop.post_form, LOGIN_URL, f"{DEVICES_URL}sign-out-others/")
             signing_in = pool.submit(browsers, IPHONE_SAFARI)
             assert revoking.result().status == 302
             newcomers.append(signing_in.result())
