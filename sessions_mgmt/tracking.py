@@ -248,13 +248,25 @@ def _save(request: HttpRequest, sliding: bool, expiry: float) -> None:
     """After a change of the app's own state: leave the save to SessionMiddleware when the
     project saves the session anyway; else save it now, keeping its expiry, and tell
     SessionMiddleware there is nothing to save (so the cookie is not sent again either)."""
-    if sliding:
-        return
+    if not sliding:
+        _save_now(request.session, datetime.fromtimestamp(expiry, tz=UTC))
+
+
+def _save_now(session, expiry: datetime | None) -> bool:
+    """Save the session now, keeping ``expiry`` (or as Django would, when unknown), and
+    leave SessionMiddleware nothing to save. False if another request ended the session
+    meanwhile: it then stays ended."""
     try:
-        store.save_keeping_expiry(request.session, datetime.fromtimestamp(expiry, tz=UTC))
-    except UpdateError:  # ended by another request meanwhile: it stays ended
-        request.session.clear()
-    request.session.modified = False
+        if expiry is not None:
+            store.save_keeping_expiry(session, expiry)
+        else:
+            session.save()
+    except UpdateError:
+        session.clear()
+        return False
+    finally:
+        session.modified = False
+    return True
 
 
 def save_changes(request: HttpRequest) -> bool:
@@ -270,17 +282,7 @@ def save_changes(request: HttpRequest) -> bool:
     if session.session_key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
         return True  # a new key: SessionMiddleware must save it and send the new cookie
     state = session.get(STATE_KEY) or {}
-    try:
-        if "x" in state:
-            store.save_keeping_expiry(session, expires_at(state))
-        else:
-            session.save()
-    except UpdateError:
-        session.clear()
-        session.modified = False
-        return False
-    session.modified = False
-    return True
+    return _save_now(session, expires_at(state) if "x" in state else None)
 
 
 def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: dict) -> None:
