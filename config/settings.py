@@ -107,6 +107,9 @@ else:
     EMAIL_BACKEND = _MAIL_BACKEND
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "sessions-mgmt-demo@localhost")
 
+# Django's ModelBackend, with wrong passwords counted and limited (sessions_mgmt.throttle).
+AUTHENTICATION_BACKENDS = ["sessions_mgmt.backends.ThrottledModelBackend"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sessions_mgmt:device_list"
 LOGOUT_REDIRECT_URL = "login"

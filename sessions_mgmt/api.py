@@ -9,8 +9,9 @@ import json
 import logging
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, UnreadablePostError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
@@ -18,17 +19,13 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import location, services, tracking
 from .conf import app_settings
 from .models import DeviceSession
-from .reauth import (
-    PasswordReauth,
-    confirm_password,
-    is_throttled,
-    reauth_backend,
-    recently_authenticated,
-)
+from .reauth import PasswordReauth, confirm_password, reauth_backend, recently_authenticated
+from .throttle import Throttled
 from .tracking import JSON_ERRORS, sync
 
 logger = logging.getLogger(__name__)
@@ -92,6 +89,10 @@ class ApiView(View):
         setattr(request, JSON_ERRORS, True)  # the middleware answers its own errors in JSON
         try:
             response = self._checked_dispatch(request, *args, **kwargs)
+        except RequestDataTooBig:
+            return error(_("The request body is too large."), 413)
+        except (SuspiciousOperation, UnreadablePostError):  # too many fields or files, …
+            return error(_("The request body could not be read: too many fields, or cut off."), 400)
         except services.SessionStoreError:
             return store_unavailable()
         except OperationalError:  # "database is locked", a lost connection: worth a retry
@@ -111,6 +112,7 @@ class ApiView(View):
         if method not in self.http_method_names or not hasattr(self, method):
             return self.http_method_not_allowed(request, *args, **kwargs)
         if method not in ("get", "head", "options", "trace"):
+            request.body  # noqa: B018 (reading it applies Django's size limit, for any type)
             if _csrf_failed(request):
                 return error(
                     _(
@@ -171,6 +173,7 @@ class RevokeAllApi(ApiView):
         )
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ReauthenticateApi(ApiView):
     """``POST /me/reauthenticate`` with ``{"password": "…"}`` (JSON or form): confirm it's
     you, so that revoking works for the next ``SESSIONS_MGMT_REAUTH_WINDOW`` seconds."""
@@ -178,6 +181,7 @@ class ReauthenticateApi(ApiView):
     http_method_names = ["post", "options"]
     needs_recent_auth = False
 
+    @method_decorator(sensitive_variables("password"))
     def post(self, request: HttpRequest) -> JsonResponse:
         if not isinstance(reauth_backend(), PasswordReauth):
             return error(
@@ -190,13 +194,14 @@ class ReauthenticateApi(ApiView):
         if password is None and request.content_type == "application/json":
             try:
                 password = json.loads(request.body or b"{}").get("password")
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, RecursionError):  # RecursionError: too deep
                 return error(_('The body must be JSON: {"password": "…"}.'), 400)
         if not isinstance(password, str) or not password:
             return error(_('Send the account\'s password as "password".'), 400)
-        if is_throttled(request.user):
-            return error(_("Too many wrong passwords. Wait 15 minutes, then try again."), 429)
-        problem = confirm_password(request, password)
+        try:
+            problem = confirm_password(request, password)
+        except Throttled as refused:
+            return error(str(refused), 429)
         if problem is None:
             return JsonResponse({"message": _("Confirmed.")})
         return error(problem, 400)

@@ -25,6 +25,9 @@ DEFAULTS = {
     "NEW_DEVICE_ALERTS": True,
     "NEW_DEVICE_WINDOW": 90,
     "PASSWORD_CHANGE_URL": None,  # see URL_DEFAULTS
+    "PASSWORD_LIMITS": {},  # throttle.DEFAULT_LIMITS, each overridable; None: no limits
+    "PASSWORD_LIMITS_CACHE": "default",
+    "SITE_URL": None,
 }
 
 #: Where the app sends people when these settings are not set: django-allauth's URL names

@@ -3,8 +3,8 @@
 
 Signing in counts, and so does confirming the password on the "Confirm it's you" page. The
 window is ``SESSIONS_MGMT_REAUTH_WINDOW`` seconds (default 600; ``None`` turns the whole
-check off). After ``MAX_FAILURES`` wrong passwords within ``FAILURE_WINDOW`` seconds the
-confirmation is refused for a while; signing in itself is never locked.
+check off). Wrong passwords count against the limits of ``throttle.py``: a session that
+sent too many is refused for a while, and nobody else is.
 
 ``recent_auth_required`` (a view decorator) and ``RecentAuthRequiredMixin`` put the check on
 any view. A GET without a recent authentication is sent to the confirmation page and
@@ -18,13 +18,14 @@ from functools import wraps
 from django.apps import apps
 from django.contrib.auth import authenticate, logout, update_session_auth_hash
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.decorators import method_decorator
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
+from . import throttle
 from .conf import app_settings
 
 AUTH_AT_KEY = "_sessions_mgmt_auth_at"
@@ -33,8 +34,6 @@ THEN_GET_FIELD = "sessions_mgmt_then_get"
 SIGN_IN_AGAIN_FIELD = (
     "sessions_mgmt_sign_in_again"  # the confirmed request was a GET: redirect to it
 )
-MAX_FAILURES = 5
-FAILURE_WINDOW = 15 * 60
 
 
 def mark_authenticated(request: HttpRequest) -> None:
@@ -42,31 +41,22 @@ def mark_authenticated(request: HttpRequest) -> None:
     request.session[AUTH_AT_KEY] = int(time.time())
 
 
-def _failures_key(user) -> str:
-    return f"sessions_mgmt:reauth-failures:{user.pk}"
-
-
-def is_throttled(user) -> bool:
-    """Whether confirming is refused for now, after too many wrong passwords."""
-    return cache.get(_failures_key(user), 0) >= MAX_FAILURES
-
-
+@sensitive_variables("password")
 def confirm_password(request: HttpRequest, password: str) -> str | None:
-    """Check the signed-in user's password; ``None`` when confirmed, else the error to show."""
-    key = _failures_key(request.user)
-    if is_throttled(request.user):
-        return _("Too many wrong passwords. Please wait 15 minutes, then try again.")
-    user = authenticate(
-        request, **{request.user.USERNAME_FIELD: request.user.get_username(), "password": password}
-    )
-    if user is None or user.pk != request.user.pk:
-        cache.add(key, 0, FAILURE_WINDOW)
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, FAILURE_WINDOW)
-        return _("That password is not right.")
-    cache.delete(key)
+    """Check the signed-in user's password; ``None`` when confirmed, else the error to show.
+
+    Counted against the wrong-password limits of this session and address (``throttle``),
+    never the account's: a thief's wrong guesses cannot lock the owner out of confirming.
+    Raises ``throttle.Throttled`` when refused.
+    """
+    with throttle.attempt(request) as attempt:
+        user = authenticate(
+            request,
+            **{request.user.USERNAME_FIELD: request.user.get_username(), "password": password},
+        )
+        if user is None or user.pk != request.user.pk:
+            return _("That password is not right.")
+        attempt.succeeded()
     if user.password != request.user.password:
         # Django upgraded the stored hash while checking it (a new hasher or iteration
         # count). The session is tied to the hash: move it along, or the next request
@@ -114,6 +104,14 @@ def _sign_in_again(request: HttpRequest) -> HttpResponse:
     return redirect_to_login(resolve_url("sessions_mgmt:device_list"))
 
 
+def _hide_in_error_reports(request: HttpRequest, field: str) -> None:
+    """What ``sensitive_post_parameters`` does, adding to what the view already hides: an
+    error report of the confirmed view must not carry the password it was confirmed with."""
+    hidden = getattr(request, "sensitive_post_parameters", [])
+    if hidden != "__ALL__":
+        request.sensitive_post_parameters = [*hidden, field]
+
+
 class PasswordReauth:
     """The built-in way: the account's password on the "Confirm it's you" page, within
     ``SESSIONS_MGMT_REAUTH_WINDOW`` of signing in or confirming."""
@@ -129,12 +127,16 @@ class PasswordReauth:
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated or self.recently_authenticated(request):
                 return view(request, *args, **kwargs)
+            _hide_in_error_reports(request, PASSWORD_FIELD)
             if not request.user.has_usable_password():
                 if request.method == "POST" and SIGN_IN_AGAIN_FIELD in request.POST:
                     return _sign_in_again(request)
                 return confirmation_page(request, sign_in_again=True)
             if request.method == "POST" and PASSWORD_FIELD in request.POST:
-                error = confirm_password(request, request.POST[PASSWORD_FIELD])
+                try:
+                    error = confirm_password(request, request.POST[PASSWORD_FIELD])
+                except throttle.Throttled as refused:
+                    return confirmation_page(request, str(refused), status=429)
                 if error is None and THEN_GET_FIELD in request.POST:
                     return redirect(request.get_full_path())
                 if error is None:
@@ -200,11 +202,14 @@ def recently_authenticated(request: HttpRequest) -> bool:
 
 
 def recent_auth_required(view):
-    """Run ``view`` only if the user authenticated recently; else confirm first (the way
-    ``SESSIONS_MGMT_REAUTH`` says)."""
+    """Run ``view`` only for a signed-in user who authenticated recently: anyone else is
+    sent to sign in (as ``login_required`` does), and a sign-in that is not recent is
+    confirmed first (the way ``SESSIONS_MGMT_REAUTH`` says)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
         return reauth_backend().require(view)(request, *args, **kwargs)
 
     return wrapper

@@ -29,7 +29,7 @@ def store_session(user, *, tracked_row_id: int | None = None, expiry=None) -> st
     if expiry is not None:
         store.set_expiry(expiry)
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if tracked_row_id is not None:
         store[STATE_KEY] = {"id": tracked_row_id, "t": int(timezone.now().timestamp())}

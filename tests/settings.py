@@ -71,6 +71,9 @@ else:
 
 SESSION_ENGINE = os.environ.get("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 
+# Django's ModelBackend, with wrong passwords counted and limited (sessions_mgmt.throttle).
+AUTHENTICATION_BACKENDS = ["sessions_mgmt.backends.ThrottledModelBackend"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sessions_mgmt:device_list"
 LOGOUT_REDIRECT_URL = "login"

@@ -140,7 +140,7 @@ def test_a_session_ended_during_an_api_call_is_answered_in_json(user, sign_in, s
     laptop = sign_in(user)
     settings.AUTHENTICATION_BACKENDS = [
         f"{__name__}.SessionEndsMeanwhileBackend",
-        "django.contrib.auth.backends.ModelBackend",
+        "sessions_mgmt.backends.ThrottledModelBackend",
     ]
     key = session_key_of(laptop)
     with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):

@@ -79,7 +79,7 @@ def test_five_wrong_passwords_refuse_confirmation_but_not_sign_in(two_devices, u
         for _ in range(5):
             laptop.post(url, {"sessions_mgmt_password": "wrong"})
         refused = laptop.post(url, {"sessions_mgmt_password": PASSWORD})
-        assert refused.status_code == 403
+        assert refused.status_code == 429
         assert "Too many wrong passwords" in refused.content.decode()
         assert is_signed_in(phone)
         assert is_signed_in(sign_in(user))  # signing in is never locked

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpResponse
 from django.urls import include, path
 
+from sessions_mgmt.forms import ThrottledAuthenticationForm, ThrottledPasswordChangeForm
 from sessions_mgmt.reauth import recent_auth_required
 
 
@@ -69,6 +70,8 @@ class RememberMeLoginView(LoginView):
     """Django's sign-in, with the usual "remember me": 30 days, else until the browser
     closes (``set_expiry()`` after ``login()``, as login views do)."""
 
+    form_class = ThrottledAuthenticationForm
+
     def form_valid(self, form):
         response = super().form_valid(form)
         remember = self.request.POST.get("remember_me")
@@ -95,6 +98,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/devices/", include("sessions_mgmt.urls")),
     path("accounts/login/", RememberMeLoginView.as_view(), name="login"),
+    path(
+        "accounts/password_change/",
+        PasswordChangeView.as_view(form_class=ThrottledPasswordChangeForm),
+        name="password_change",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("me/", include("sessions_mgmt.api_urls")),
 ]

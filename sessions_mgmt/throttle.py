@@ -1,0 +1,186 @@
+"""Limits on wrong passwords, wherever a password is checked (ASVS 4.0.3 V2.2.1).
+
+A thief holding a stolen cookie could otherwise guess the account's password on any page
+that checks one, change it, and so sign the owner out of every other device. So every
+password check (signing in, changing the password, "Confirm it's you" on the page and in
+the API) goes through ``attempt()``, which counts it in the shared cache *before* the slow
+hash runs: parallel guesses cannot get past the limit, and all app servers see one count.
+
+Three counters, each over a window of ``window`` seconds from its first wrong password
+(``SESSIONS_MGMT_PASSWORD_LIMITS``, defaults in ``DEFAULT_LIMITS``):
+
+- ``session``: wrong passwords sent from one signed-in session (5);
+- ``address``: from one client address, every channel together (20);
+- ``account``: against one account when signing in, from anywhere (50).
+
+A check made from inside a signed-in session (confirming, changing the password) is refused
+by its session's and its address's counters, never by the account's: a session is only had
+by signing in, which the account's ceiling bounds, or by stealing a cookie, which the owner
+can revoke. So a thief's wrong guesses lock the thief's own session out, and nobody can
+lock the owner out of confirming and signing the thief out. Signing in is refused by the
+address's and the account's counters.
+
+A refused check is not counted (a refused address cannot use up an account's ceiling), and
+a right password takes its count back: the counts are wrong passwords plus checks in flight.
+"""
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.core.cache import caches
+from django.http import HttpRequest
+from django.utils.translation import ngettext
+
+from .conf import app_settings
+from .network import client_ip
+
+DEFAULT_LIMITS = {"session": 5, "address": 20, "account": 50, "window": 15 * 60}
+_PREFIX = "sessions_mgmt:pw"
+
+# Set while an ``attempt()`` is open, so that an ``authenticate()`` it runs (and the
+# throttled backend in it) does not count the same check twice.
+_counting: ContextVar[bool] = ContextVar("sessions_mgmt_counting", default=False)
+
+
+class Throttled(Exception):
+    """Too many wrong passwords: the check was refused without looking at the password."""
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        super().__init__(message(window))
+
+
+def message(window: int | None = None) -> str:
+    """What people are told when a check is refused."""
+    window = limits()["window"] if window is None else window
+    minutes = max(1, round(window / 60))
+    return ngettext(
+        "Too many wrong passwords. Please wait %(minutes)d minute, then try again.",
+        "Too many wrong passwords. Please wait %(minutes)d minutes, then try again.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def limits() -> dict:
+    """The limits in force (``DEFAULT_LIMITS`` overridden by the setting), or ``{}``
+    when ``SESSIONS_MGMT_PASSWORD_LIMITS`` is ``None`` (no limits)."""
+    configured = app_settings.PASSWORD_LIMITS
+    if configured is None:
+        return {}
+    return {**DEFAULT_LIMITS, **configured}
+
+
+def _digest(value: str) -> str:
+    """Cache keys name no session key, address or username in the clear."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def account_id(username: str) -> str:
+    """One account however its name is typed (``Alice`` and ``alice`` count together)."""
+    return username.casefold()
+
+
+def _counters(request: HttpRequest | None, account: str | None) -> list[tuple[str, int]]:
+    """The (cache key, limit) pairs this check counts against, in the order above."""
+    found = limits()
+    session = getattr(request, "session", None) if request is not None else None
+    user = getattr(request, "user", None) if request is not None else None
+    signed_in = bool(
+        session is not None and session.session_key and user is not None and user.is_authenticated
+    )
+    counters = []
+    if signed_in:
+        counters.append((f"{_PREFIX}:s:{_digest(session.session_key)}", found["session"]))
+    address = client_ip(request) if request is not None else None
+    if address:
+        counters.append((f"{_PREFIX}:a:{_digest(address)}", found["address"]))
+    if account is not None and not signed_in:
+        counters.append((f"{_PREFIX}:u:{_digest(account_id(account))}", found["account"]))
+    return counters
+
+
+def _incr(cache, key: str, window: int) -> int:
+    """Add one, atomically on Redis and Memcached; the window starts with the first."""
+    cache.add(key, 0, window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the key expired between add() and incr(): a new window
+        cache.add(key, 1, window)
+        return 1
+    if count <= 1:
+        # Redis recreates an expired key without a lifetime on INCR: give it one.
+        cache.touch(key, window)
+    return count
+
+
+def _decr(cache, key: str) -> None:
+    try:
+        if cache.decr(key) <= 0:
+            cache.delete(key)  # nothing counted (or a key recreated without a lifetime)
+    except ValueError:  # expired meanwhile: nothing to take back
+        pass
+
+
+class Attempt:
+    """One password check in progress: call ``succeeded()`` when the password was right."""
+
+    def __init__(self, cache, keys: list[str]) -> None:
+        self._cache = cache
+        self._keys = keys
+
+    def succeeded(self) -> None:
+        """A right password is not a wrong one: take its count back (it never resets a
+        counter, so that signing in to one's own account clears nothing for an attacker
+        at the same address)."""
+        for key in self._keys:
+            _decr(self._cache, key)
+        self._keys = []
+
+
+@contextmanager
+def attempt(request: HttpRequest | None, account: str | None = None) -> Iterator[Attempt]:
+    """Count a password check before it runs; raise ``Throttled`` instead if a counter is
+    over its limit. ``account`` is the username being signed in to (None from inside a
+    session, where the session itself counts)."""
+    if _counting.get():  # an outer attempt() already counts this check
+        yield Attempt(None, [])
+        return
+    found = limits()
+    if not found:
+        token = _counting.set(True)
+        try:
+            yield Attempt(None, [])
+        finally:
+            _counting.reset(token)
+        return
+    cache = caches[app_settings.PASSWORD_LIMITS_CACHE]
+    counted, over = [], False
+    for key, limit in _counters(request, account):
+        counted.append(key)
+        if _incr(cache, key, found["window"]) > limit:
+            over = True
+            break
+    if over:
+        for key in counted:  # a refused check is not a wrong password
+            _decr(cache, key)
+        if request is not None:
+            setattr(request, THROTTLED_ATTR, True)
+        raise Throttled(found["window"])
+    token, check = _counting.set(True), Attempt(cache, counted)
+    try:
+        yield check
+    except BaseException:  # the check did not finish: it proved nothing either way
+        check.succeeded()
+        raise
+    finally:
+        _counting.reset(token)
+
+
+#: Request attribute set when a check was refused, so that a form can say why.
+THROTTLED_ATTR = "sessions_mgmt_throttled"
+
+
+def was_throttled(request: HttpRequest | None) -> bool:
+    return bool(getattr(request, THROTTLED_ATTR, False))
