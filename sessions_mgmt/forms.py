@@ -43,10 +43,16 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
 
     @sensitive_variables("old_password")
     def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
         try:
             with throttle.attempt(self.request) as attempt:
-                old_password = super().clean_old_password()
-                attempt.succeeded()
-                return old_password
+                right = self.user.check_password(old_password)
+                if right:
+                    attempt.succeeded()
         except throttle.Throttled as refused:
             raise ValidationError(str(refused), code="throttled") from None
+        if not right:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password

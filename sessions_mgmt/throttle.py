@@ -168,12 +168,9 @@ def attempt(request: HttpRequest | None, account: str | None = None) -> Iterator
         if request is not None:
             setattr(request, THROTTLED_ATTR, True)
         raise Throttled(found["window"])
-    token, check = _counting.set(True), Attempt(cache, counted)
+    token = _counting.set(True)
     try:
-        yield check
-    except BaseException:  # the check did not finish: it proved nothing either way
-        check.succeeded()
-        raise
+        yield Attempt(cache, counted)
     finally:
         _counting.reset(token)
 

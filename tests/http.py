@@ -32,6 +32,11 @@ class Browser:
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect()
         )
 
+    def with_headers(self, headers: dict) -> "Browser":
+        """This browser, sending ``headers`` with every request (e.g. through a proxy)."""
+        self.headers = {**getattr(self, "headers", {}), **headers}
+        return self
+
     def at(self, base_url: str) -> "Browser":
         """The same browser (same cookies) talking to another server of the same site."""
         other = copy.copy(self)
@@ -47,6 +52,7 @@ class Browser:
             headers={
                 "User-Agent": self.user_agent,
                 "Referer": self.base_url + "/",
+                **getattr(self, "headers", {}),
                 **(headers or {}),
             },
         )

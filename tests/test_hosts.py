@@ -22,6 +22,7 @@ import pytest
 
 from .conftest import IPHONE_SAFARI, MAC_CHROME, WINDOWS_FIREFOX
 from .http import Browser
+from .servers import free_port
 
 pytestmark = pytest.mark.hosts
 
@@ -154,12 +155,6 @@ def host_venv(tmp_path_factory) -> Path:
         "uvicorn",
     )
     return venv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_host(

@@ -12,15 +12,10 @@ Runs in the PostgreSQL runs with Redis (``make test``); everything stays on 127.
 every request has a timeout, and each round is bounded in requests and time.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -31,10 +26,10 @@ from django.db import connection
 from .conftest import IPHONE_SAFARI, MAC_CHROME, REDIS_URL
 from .factories import PASSWORD, UserFactory
 from .http import Browser
+from .servers import demo_servers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.servers]
 
-ROOT = Path(__file__).resolve().parent.parent
 ENGINES = {
     "cached_db": "django.contrib.sessions.backends.cached_db",
     "cache": "django.contrib.sessions.backends.cache",
@@ -45,26 +40,6 @@ VICTIMS = 8  # other devices per round
 LOAD_THREADS = 12
 AFTER = 0.4  # seconds of load after the revoke returned
 MAX_REQUESTS_PER_ROUND = 4000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server at {base_url} exited with {process.returncode}")
-        try:
-            if Browser(base_url, MAC_CHROME).get("/accounts/login/").status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server at {base_url} did not answer in {timeout} s")
 
 
 @dataclass
@@ -85,7 +60,6 @@ def site(request, transactional_db, tmp_path):
     prefix = f"servers-{uuid.uuid4().hex}"
     db = connection.settings_dict
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.server_settings",
         "DATABASE_URL": (
             f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -94,45 +68,9 @@ def site(request, transactional_db, tmp_path):
         "REDIS_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": prefix,
         "SESSION_ENGINE": ENGINES[engine],
-        "PYTHONPATH": str(ROOT),
     }
-    processes, urls = [], []
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    try:
-        for _ in range(2):
-            port = free_port()
-            processes.append(
-                subprocess.Popen(
-                    [
-                        gunicorn,
-                        "config.wsgi",
-                        f"--bind=127.0.0.1:{port}",
-                        "--workers=1",
-                        "--threads=8",
-                        "--worker-class=gthread",
-                        "--timeout=30",
-                        "--log-level=warning",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    # A file, not a pipe nobody reads: Django logs every 401 to stderr.
-                    stderr=(tmp_path / f"server-{port}.log").open("wb"),
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes, strict=True):
-            wait_until_up(url, process)
+    with demo_servers(env, tmp_path, count=2) as urls:
         yield Site(urls, engine, RedisCache(REDIS_URL, {"KEY_PREFIX": prefix}))
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @dataclass
