@@ -100,16 +100,23 @@ def _started(request: HttpRequest, row: DeviceSession) -> None:
 def start_tracking(request: HttpRequest, user) -> DeviceSession:
     """Create the row of a session that has just signed in (called from ``user_logged_in``).
 
-    ``login()`` has already replaced the session key (unless the same user signs in again);
-    the row of the key the browser came with, if any, is dropped: that sign-in is over.
+    ``login()`` has already replaced the session key, except when the same user signs in
+    again, where it is replaced here; the row of the key the browser came with, if any, is
+    dropped: that sign-in is over.
     """
     session = request.session
     if session.session_key is None:  # login() flushed another user's session: make a key
         session.save()
     old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if old_key and old_key != session.session_key:
+    if old_key and old_key == session.session_key:
+        # Django's login() keeps the key when the same user signs in again in the same
+        # browser: a copied cookie would survive the sign-in, and even share its fresh
+        # "Confirm it's you" window (ASVS 4.0.3 V3.2.1). Every sign-in gets a new key.
         forget(request, old_key)
-    elif STATE_KEY in session:  # signed in again without a new key: a fresh row replaces it
+        session.cycle_key()
+    elif old_key:
+        forget(request, old_key)
+    elif STATE_KEY in session:  # signed in again without a cookie: a fresh row replaces it
         forget(request, session.session_key)
     row = DeviceSession.objects.create(
         user=user, session_key=session.session_key, **_device_fields(request)
