@@ -10,6 +10,7 @@ account gets no alert. ``SESSIONS_MGMT_NEW_DEVICE_ALERTS = False`` turns alerts 
 
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -66,16 +67,31 @@ def session_for_token(token: str) -> DeviceSession | None:
     return DeviceSession.objects.filter(public_id=data.get("p"), user_id=data.get("u")).first()
 
 
+def site_url(request: HttpRequest) -> str:
+    """Where the mail's links point: ``SESSIONS_MGMT_SITE_URL`` (``"https://example.com"``).
+
+    Without it, the signing-in request's own scheme and host, which is only safe when
+    ``ALLOWED_HOSTS`` names a single host: with several, whoever signs in picks the host
+    the owner's click goes to (``check --deploy`` warns, ``sessions_mgmt.W005``). The
+    scheme follows ``request.is_secure()``, so ``SECURE_PROXY_SSL_HEADER`` behind a proxy.
+    """
+    if app_settings.SITE_URL:
+        return app_settings.SITE_URL.rstrip("/")
+    return f"{request.scheme}://{request.get_host()}"
+
+
 def send_alert(request: HttpRequest, row: DeviceSession) -> None:
     user = get_user_model()._default_manager.get(pk=row.user_id)
     email = getattr(user, user.get_email_field_name(), "")
     if not email:
         return
-    link = request.build_absolute_uri(reverse("sessions_mgmt:not_me", args=[not_me_token(row)]))
-    context = {"user": user, "device": row, "not_me_url": link, "site": request.get_host()}
+    base = site_url(request)
+    link = base + reverse("sessions_mgmt:not_me", args=[not_me_token(row)])
+    context = {"user": user, "device": row, "not_me_url": link, "site": urlsplit(base).netloc}
     # In the account owner's language (a ``language`` attribute of the user, when the
     # project keeps one), else the site's: never the language of whoever signed in.
     with translation.override(getattr(user, "language", None) or settings.LANGUAGE_CODE):
+        # A subject is plain text: rendered without HTML escaping ("O'Brien's iPhone").
         subject = render_to_string("sessions_mgmt/email/new_device_subject.txt", context)
         message = EmailMultiAlternatives(
             " ".join(subject.split()),

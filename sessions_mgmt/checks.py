@@ -1,6 +1,7 @@
 """System checks for set-ups in which sessions could not be listed or ended."""
 
 from importlib import import_module
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.sessions.backends import signed_cookies
@@ -10,7 +11,8 @@ from django.urls import NoReverseMatch
 from django.utils.module_loading import import_string
 
 from . import store
-from .conf import URL_DEFAULTS, app_settings
+from .conf import TIMEOUT_PRESETS, URL_DEFAULTS, app_settings
+from .throttle import DEFAULT_LIMITS
 
 MIDDLEWARE_PATH = "sessions_mgmt.middleware.DeviceSessionMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -139,3 +141,115 @@ def check_url_settings(app_configs, **kwargs) -> list[Error]:
                 )
             )
     return errors
+
+
+def _is_count(value, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _setting_problems() -> list[tuple[str, str]]:
+    """(setting name, what it must be) for each ``SESSIONS_MGMT_*`` setting with a value
+    the app cannot use: caught at start-up, not as a 500 on every request."""
+    problems = []
+    seconds_or_none = {"IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT", "REAUTH_WINDOW"}
+    for name in sorted(seconds_or_none):
+        value = getattr(app_settings, name)
+        if value is not None and not _is_count(value, 1):
+            problems.append((name, "a whole number of seconds above 0, or None"))
+    for name, minimum, unit in (
+        ("TOUCH_INTERVAL", 0, "seconds"),
+        ("REVOKE_BATCH_SIZE", 1, "sessions"),
+        ("NEW_DEVICE_WINDOW", 1, "days"),
+    ):
+        if not _is_count(getattr(app_settings, name), minimum):
+            problems.append((name, f"a whole number of {unit}, at least {minimum}"))
+    for name in ("SIGN_OUT_ON_PASSWORD_CHANGE", "NEW_DEVICE_ALERTS"):
+        if not isinstance(getattr(app_settings, name), bool):
+            problems.append((name, "True or False"))
+    preset = app_settings.TIMEOUT_PRESET
+    if preset is not None and preset not in TIMEOUT_PRESETS:
+        names = " or ".join(repr(name) for name in TIMEOUT_PRESETS)
+        problems.append(("TIMEOUT_PRESET", f"{names} (exactly so), or None"))
+    limits = app_settings.PASSWORD_LIMITS
+    if limits is not None and not (
+        isinstance(limits, dict)
+        and set(limits) <= set(DEFAULT_LIMITS)
+        and all(_is_count(value, 1) for value in limits.values())
+    ):
+        keys = ", ".join(DEFAULT_LIMITS)
+        problems.append(("PASSWORD_LIMITS", f"a dict of whole numbers above 0 ({keys}), or None"))
+    if app_settings.PASSWORD_LIMITS_CACHE not in settings.CACHES:
+        problems.append(("PASSWORD_LIMITS_CACHE", "the name of a cache in CACHES"))
+    site = app_settings.SITE_URL
+    if site is not None:
+        parts = urlsplit(site) if isinstance(site, str) else None
+        if not (
+            parts
+            and parts.scheme in ("http", "https")
+            and parts.netloc
+            and parts.path in ("", "/")
+            and not parts.query
+            and not parts.fragment
+        ):
+            problems.append(("SITE_URL", 'a scheme and host only, e.g. "https://example.com"'))
+    if app_settings.CLIENT_IP is not None and not isinstance(app_settings.CLIENT_IP, dict):
+        problems.append(("CLIENT_IP", "a dict of django-ipware options, or None"))
+    return problems
+
+
+@register()
+def check_settings(app_configs, **kwargs) -> list[Error]:
+    errors = []
+    for name, expected in _setting_problems():
+        value = getattr(app_settings, name)
+        hint = f"Set SESSIONS_MGMT_{name} to {expected}."
+        if name == "TIMEOUT_PRESET" and isinstance(value, str) and value.upper() in TIMEOUT_PRESETS:
+            hint += f" Did you mean {value.upper()!r}?"
+        errors.append(
+            Error(
+                f"SESSIONS_MGMT_{name} is {value!r}, which the app cannot use.",
+                hint=hint,
+                id="sessions_mgmt.E005",
+            )
+        )
+    return errors
+
+
+#: Caches whose counts are kept per process or are not atomic across processes.
+_UNSHARED_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "keeps counts per process",
+    "django.core.cache.backends.dummy.DummyCache": "keeps no counts at all",
+    "django.core.cache.backends.db.DatabaseCache": "does not count atomically",
+    "django.core.cache.backends.filebased.FileBasedCache": "does not count atomically",
+}
+
+
+@register(Tags.security, deploy=True)
+def check_deployment(app_configs, **kwargs) -> list[Warning]:
+    """What a deployment needs for the limits and the alert links to hold."""
+    warnings = []
+    alias = app_settings.PASSWORD_LIMITS_CACHE
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if app_settings.PASSWORD_LIMITS is not None and backend in _UNSHARED_CACHES:
+        warnings.append(
+            Warning(
+                f"Wrong passwords are counted in the {alias!r} cache, which "
+                f"{_UNSHARED_CACHES[backend]}: with several processes or servers, guesses "
+                "can get past the limits.",
+                hint="Use Redis or Memcached for it (SESSIONS_MGMT_PASSWORD_LIMITS_CACHE).",
+                id="sessions_mgmt.W005",
+            )
+        )
+    hosts = list(settings.ALLOWED_HOSTS)
+    pinned = len(hosts) == 1 and "*" not in hosts[0] and not hosts[0].startswith(".")
+    if app_settings.NEW_DEVICE_ALERTS and not app_settings.SITE_URL and not pinned:
+        warnings.append(
+            Warning(
+                "New-device alerts build their links from the signing-in request's Host "
+                "header, and ALLOWED_HOSTS allows more than one host: whoever signs in picks "
+                "the site the owner's click goes to.",
+                hint='Set SESSIONS_MGMT_SITE_URL, e.g. "https://example.com".',
+                id="sessions_mgmt.W006",
+            )
+        )
+    return warnings

@@ -18,7 +18,7 @@ from django.db import connections, router, transaction
 
 from . import store
 from .conf import app_settings
-from .models import DeviceSession, DeviceSessionQuerySet
+from .models import DeviceSession, DeviceSessionQuerySet, KnownDevice
 from .signals import session_revoked
 from .store import SessionStoreError as SessionStoreError  # raised through services
 
@@ -202,6 +202,18 @@ def end_rows(rows: Sequence[Row], *, reason: str = DELETED) -> int:
             _delete(rows)
         _announce(rows, reason)
     return len(rows)
+
+
+def not_me(row: DeviceSession) -> int:
+    """The "This wasn't me" link: end that one session, and forget its kind of device, so
+    that the intruder's next sign-in from it sends an alert again. (If the owner uses the
+    same kind of device, their own next sign-in from it alerts once too: the safe side.)"""
+    with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        ended = end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=NOT_ME)
+        KnownDevice.objects.filter(
+            user_id=row.user_id, browser=row.browser, os=row.os, device_type=row.device_type
+        ).delete()
+    return ended
 
 
 def end_sessions(

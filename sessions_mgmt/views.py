@@ -121,7 +121,7 @@ class NotMeView(View):
         if row is None:
             return render(request, "sessions_mgmt/not_me_invalid.html", status=410)
         try:
-            services.end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=services.NOT_ME)
+            services.not_me(row)
         except services.SessionStoreError:
             messages.error(
                 request, _("We could not sign that device out just now. Please try again.")
