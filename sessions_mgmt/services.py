@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
+from django.views.decorators.debug import sensitive_variables
 
 from . import store
 from .conf import app_settings
@@ -60,6 +61,7 @@ def user_sessions(user) -> DeviceSessionQuerySet:
     return DeviceSession.objects.using(_primary()).filter(user=user).order_by("-last_active_at")
 
 
+@sensitive_variables()
 def list_devices(user, current_session_key: str | None) -> list[DeviceSession]:
     """The user's sessions whose cookies work, for display: the current one first, flagged
     ``is_current``.
@@ -96,6 +98,7 @@ def get_session(user, public_id: str | uuid.UUID) -> DeviceSession:
     return user_sessions(user).get(public_id=public_id)
 
 
+@sensitive_variables()
 def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None) -> DeviceSession:
     """End one of the user's sessions, but never the one making the request."""
     row = get_session(user, public_id)
@@ -105,6 +108,7 @@ def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None)
     return row
 
 
+@sensitive_variables()
 def revoke_others(user, keep_session_key: str | None, *, reason: str = OTHER_DEVICES) -> int:
     """End every session of the user except ``keep_session_key``, whatever the rows' stored
     expiry says; return how many."""
@@ -117,6 +121,7 @@ def revoke_all(user, *, reason: str = DELETED) -> int:
     return end_sessions(user_sessions(user), reason=reason)
 
 
+@sensitive_variables()
 def end_after_account_change(user, keep_session_key: str | None, *, reason: str) -> int:
     """End the user's sessions (but ``keep_session_key``) after a password change, a hash
     upgrade or a deactivation, which has already been saved.
@@ -155,10 +160,16 @@ class Row(NamedTuple):
     public_id: uuid.UUID
     expires_at: datetime | None = None  # read only where needed (pruning)
 
+    def __repr__(self) -> str:
+        """Without the key: rows are passed to receivers and sit in the frames an error
+        report shows (Django's signal dispatch, a project's receiver)."""
+        return f"Row(pk={self.pk!r}, public_id={self.public_id!r}, user_id={self.user_id!r})"
+
 
 _ROW_FIELDS = ("pk", "session_key", "user_id", "public_id")
 
 
+@sensitive_variables()
 def _for_each_batch(rows, size: int, handle: Callable[[Any], list[Row]]) -> int:
     """Walk ``rows`` (a queryset ordered by pk) one batch at a time; return how many.
 
@@ -175,6 +186,7 @@ def _for_each_batch(rows, size: int, handle: Callable[[Any], list[Row]]) -> int:
         last_pk = batch[-1].pk
 
 
+@sensitive_variables()
 def _delete(rows: Sequence[Row]) -> None:
     # Rows first: if the store then fails, the enclosing transaction brings them back.
     using = router.db_for_write(DeviceSession)
@@ -195,6 +207,7 @@ def _announce(rows: Sequence[Row], reason: str) -> None:
         session_revoked.send(sender=DeviceSession, sessions=list(rows), reason=reason)
 
 
+@sensitive_variables()
 def end_rows(rows: Sequence[Row], *, reason: str = DELETED) -> int:
     """End these sessions: rows and store keys, in one transaction."""
     if rows:
@@ -216,6 +229,7 @@ def not_me(row: DeviceSession) -> int:
     return ended
 
 
+@sensitive_variables()
 def end_sessions(
     queryset: DeviceSessionQuerySet,
     *,
@@ -237,6 +251,7 @@ def end_sessions(
     else:  # MariaDB, MySQL: the query reads only this table unless the caller's filter joins
         rows = rows.select_for_update()
 
+    @sensitive_variables()
     def end(page) -> list[Row]:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             batch = [Row(*row) for row in page]
@@ -251,6 +266,7 @@ def end_sessions(
     return _for_each_batch(rows, batch_size or app_settings.REVOKE_BATCH_SIZE, end)
 
 
+@sensitive_variables()
 def prune_dead(
     queryset: DeviceSessionQuerySet,
     *,
@@ -263,6 +279,7 @@ def prune_dead(
     rows = queryset.using(_primary()).order_by("pk").values_list(*_ROW_FIELDS, "expires_at")
     found = 0
 
+    @sensitive_variables()
     def prune(page) -> list[Row]:
         nonlocal found
         batch = [Row(*row) for row in page]
@@ -276,6 +293,7 @@ def prune_dead(
     return found
 
 
+@sensitive_variables()
 def dead_rows(rows: Sequence[Row]) -> list[Row]:
     """The rows whose session has expired or is no longer in the session store, as the
     store says (a row's ``expires_at`` is a copy, and may be out of date)."""
@@ -283,6 +301,7 @@ def dead_rows(rows: Sequence[Row]) -> list[Row]:
     return [row for row in rows if row.session_key not in alive]
 
 
+@sensitive_variables()
 def alive_store_keys(session_keys: Sequence[str]) -> set[str]:
     """Which of these keys still hold an unexpired session in the configured store."""
     return store.alive_keys(session_keys)

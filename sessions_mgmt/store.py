@@ -29,6 +29,7 @@ from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.db.models.deletion import Collector
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def is_known_engine(store_class: type) -> bool:
     return issubclass(store_class, (*KNOWN_ENGINES, file_engine.SessionStore))
 
 
+@sensitive_variables()
 def delete_where_in(model, field_name: str, values: Sequence) -> None:
     """``DELETE FROM model WHERE field IN values``, with the ORM's semantics.
 
@@ -108,6 +110,7 @@ def delete_where_in(model, field_name: str, values: Sequence) -> None:
     QuerySet.delete(queryset)  # Django's own, whatever the model's queryset overrides
 
 
+@sensitive_variables()
 def alive_keys(session_keys: Sequence[str]) -> set[str]:
     """Which of these keys hold a signed-in, unexpired session in the configured store:
     the sessions whose cookies still work. One query or one cache call on the fast path."""
@@ -135,11 +138,13 @@ def alive_keys(session_keys: Sequence[str]) -> set[str]:
         raise SessionStoreError(str(exc)) from exc
 
 
+@sensitive_variables()
 def _cache_keys(store_class: type, session_keys: Sequence[str]) -> list[str]:
     prefix = store_class.cache_key_prefix
     return [prefix + key for key in session_keys]
 
 
+@sensitive_variables()
 def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> None:
     """Delete these keys from the configured session store, in as few round trips as it
     allows. Raises :class:`SessionStoreError` when the store fails; keys already gone are

@@ -31,6 +31,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
+from django.views.decorators.debug import sensitive_variables
 
 from . import store
 from .alerts import check_new_device
@@ -97,6 +98,7 @@ def _started(request: HttpRequest, row: DeviceSession) -> None:
         session_started.send(sender=DeviceSession, device_session=row, request=request)
 
 
+@sensitive_variables()
 def start_tracking(request: HttpRequest, user) -> DeviceSession:
     """Create the row of a session that has just signed in (called from ``user_logged_in``).
 
@@ -184,6 +186,7 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
     return _touch(request, state, moved_key=key != known_key)
 
 
+@sensitive_variables()
 def _drop_unsaved_key(request: HttpRequest, row_id: int, key: str) -> None:
     """The view changed the session key (``cycle_key()``, ``login()``) and then failed.
 
@@ -276,6 +279,7 @@ def _save_now(session, expiry: datetime | None) -> bool:
     return True
 
 
+@sensitive_variables()
 def save_changes(request: HttpRequest) -> bool:
     """Save the app's own changes to the session now (keeping its expiry); False if the
     session was ended meanwhile (another device signed it out during this request).
@@ -292,6 +296,7 @@ def save_changes(request: HttpRequest) -> bool:
     return _save_now(session, expires_at(state) if "x" in state else None)
 
 
+@sensitive_variables()
 def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: dict) -> None:
     """Save a new sign-in's session while its row is locked.
 
@@ -344,6 +349,7 @@ def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: 
     patch_vary_headers(response, ("Cookie",))
 
 
+@sensitive_variables()
 def forget(request: HttpRequest, session_key: str) -> None:
     """Drop the row of a session that Django itself has ended (``logout()``, ``flush()``)."""
     DeviceSession.objects.filter(session_key=session_key).delete_rows()

@@ -1,6 +1,13 @@
+import pytest
 from django.core.checks import Error
 
-from sessions_mgmt.checks import MIDDLEWARE_PATH, check_middleware, check_session_engine
+from sessions_mgmt.checks import (
+    MIDDLEWARE_PATH,
+    check_deployment,
+    check_middleware,
+    check_session_engine,
+    check_settings,
+)
 
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -68,3 +75,58 @@ def test_url_settings_that_do_not_reverse_are_errors(settings):
     [error] = check_url_settings(None)
     assert error.id == "sessions_mgmt.E004"
     assert "SESSIONS_MGMT_LOGOUT_URL" in error.msg
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TIMEOUT_PRESET", "aal2"),  # used to turn timeouts off without a word
+        ("TIMEOUT_PRESET", "AAL3"),
+        ("IDLE_TIMEOUT", "30m"),  # used to make every request a 500
+        ("IDLE_TIMEOUT", -60),
+        ("ABSOLUTE_TIMEOUT", 0),
+        ("ABSOLUTE_TIMEOUT", 3.5),
+        ("REAUTH_WINDOW", True),
+        ("TOUCH_INTERVAL", -1),
+        ("REVOKE_BATCH_SIZE", 0),
+        ("NEW_DEVICE_WINDOW", "90"),
+        ("NEW_DEVICE_ALERTS", "no"),
+        ("PASSWORD_LIMITS", {"session": 0}),
+        ("PASSWORD_LIMITS", {"sesion": 5}),
+        ("PASSWORD_LIMITS", 5),
+        ("PASSWORD_LIMITS_CACHE", "nowhere"),
+        ("SITE_URL", "accounts.example.com"),
+        ("SITE_URL", "https://accounts.example.com/app/"),
+        ("CLIENT_IP", "X-Forwarded-For"),
+    ],
+)
+def test_settings_the_app_cannot_use_are_errors_at_start_up(settings, name, value):
+    setattr(settings, f"SESSIONS_MGMT_{name}", value)
+    [error] = check_settings(None)
+    assert error.id == "sessions_mgmt.E005"
+    assert f"SESSIONS_MGMT_{name}" in error.msg and repr(value) in error.msg
+
+
+def test_the_lower_case_preset_gets_a_hint(settings):
+    settings.SESSIONS_MGMT_TIMEOUT_PRESET = "aal2"
+    [error] = check_settings(None)
+    assert "Did you mean 'AAL2'?" in error.hint
+
+
+def test_good_settings_pass(settings):
+    settings.SESSIONS_MGMT_TIMEOUT_PRESET = "AAL2"
+    settings.SESSIONS_MGMT_IDLE_TIMEOUT = 15 * 60
+    settings.SESSIONS_MGMT_REAUTH_WINDOW = None
+    settings.SESSIONS_MGMT_PASSWORD_LIMITS = {"session": 3, "window": 600}
+    settings.SESSIONS_MGMT_SITE_URL = "https://accounts.example.com"
+    settings.SESSIONS_MGMT_CLIENT_IP = {"proxy_count": 1}
+    assert check_settings(None) == []
+    settings.SESSIONS_MGMT_PASSWORD_LIMITS = None
+    assert check_settings(None) == []
+
+
+def test_check_deploy_warns_when_wrong_passwords_are_counted_per_process(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert "sessions_mgmt.W005" in ids(check_deployment(None))
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+    assert "sessions_mgmt.W005" not in ids(check_deployment(None))

@@ -85,8 +85,15 @@ def sensitive(request):
     return HttpResponse("sensitive")
 
 
+@recent_auth_required
+def sensitive_fails(request):
+    """A project's sensitive action that fails once confirmed (a bug, a lost service)."""
+    raise RuntimeError("the sensitive action failed")
+
+
 urlpatterns = [
     path("sensitive/", sensitive),
+    path("sensitive-fails/", sensitive_fails),
     path("whoami/", whoami),
     path("awhoami/", awhoami),
     path("slow-write/", slow_write),
