@@ -166,3 +166,14 @@ def test_no_usable_password_is_never_locked_out_of_revoking(user, sign_in):
         testing.assert_signed_out(phone)
     api = laptop.post("/me/reauthenticate", {"password": "x"}, content_type="application/json")
     assert api.status_code == 409 and "sign in again" in api.json()["error"]
+
+
+def test_the_decorator_sends_anonymous_visitors_to_sign_in(db):
+    """``recent_auth_required`` implies a sign-in: it used to let anonymous requests
+    straight into the view."""
+    from django.test import Client
+
+    for method in ("get", "post"):
+        response = getattr(Client(), method)("/sensitive/")
+        assert response.status_code == 302
+        assert response.url == "/accounts/login/?next=/sensitive/"
