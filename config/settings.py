@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 import django
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -14,9 +15,22 @@ def env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-demo-key-change-me-in-production")
 DEBUG = env_bool("DJANGO_DEBUG", True)
+# With DEBUG off the demo is a deployment: it refuses to start on a key everybody knows
+# (anyone could forge "This wasn't me" links and everything else Django signs).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off, e.g. to the output of: "
+            "python -c 'from django.core.management.utils import get_random_secret_key as k; "
+            "print(k())'"
+        )
+    SECRET_KEY = "insecure-demo-key-for-debug-only"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+CSRF_TRUSTED_ORIGINS = [
+    o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -98,6 +112,21 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# HTTPS, from the environment: redirect plain HTTP (on by default with DEBUG off), HSTS
+# (off until you set its lifetime: a browser remembers it), and the header a TLS-ending
+# proxy sets, e.g. DJANGO_SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO,https".
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER"):
+    _header, _value = os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"].split(",", 1)
+    SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip())
+
+# Where the new-device alert's links point, e.g. https://accounts.example.com (else the
+# signing-in request's own host: see sessions_mgmt.W006).
+SESSIONS_MGMT_SITE_URL = os.environ.get("DJANGO_SITE_URL") or None
 
 # New-device alerts go to the console in the demo (Django 6.1 configures mail as MAILERS).
 _MAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
