@@ -56,3 +56,9 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
                 self.error_messages["password_incorrect"], code="password_incorrect"
             )
         return old_password
+
+
+class ThrottledAdminPasswordChangeForm(ThrottledPasswordChangeForm):
+    """The same, styled as the admin's own (``AdminPasswordChangeForm``)."""
+
+    required_css_class = "required"

@@ -1,10 +1,14 @@
 """The "Your devices" page and its two sign-out forms (POST, CSRF, post/redirect/get)."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -15,6 +19,7 @@ from django.views.generic import TemplateView
 from . import services
 from .alerts import session_for_token
 from .conf import app_settings
+from .forms import ThrottledAdminPasswordChangeForm
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
 from .tracking import sync
@@ -133,3 +138,27 @@ class NotMeView(View):
             "sessions_mgmt/not_me_done.html",
             {"device": row, "password_change_url": password_change_url},
         )
+
+
+def admin_password_change(site) -> Callable[[HttpRequest], HttpResponse]:
+    """The Django admin's "Change password" page, with its old-password check counted
+    against the wrong-password limits (the admin's own uses Django's form). Mount it just
+    before the admin's URLs, at the path the admin links to::
+
+        path("admin/password_change/", admin_password_change(admin.site)),
+        path("admin/", admin.site.urls),
+    """
+
+    def view(request: HttpRequest) -> HttpResponse:
+        request.current_app = site.name
+        return never_cache(
+            PasswordChangeView.as_view(
+                form_class=ThrottledAdminPasswordChangeForm,
+                success_url=reverse("admin:password_change_done", current_app=site.name),
+                extra_context=site.each_context(request),
+                template_name=site.password_change_template
+                or "registration/password_change_form.html",
+            )
+        )(request)
+
+    return site.admin_view(view)

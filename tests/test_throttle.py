@@ -177,3 +177,28 @@ def test_counters_name_no_key_address_or_username(owner_and_thief, user):
     assert "pw:" in names
     for secret in (key_of(thief), THIEF_IP, user.username):
         assert secret not in names
+
+
+def test_the_admins_password_change_is_limited(owner_and_thief, user):
+    """Staff cookies are worth stealing too: the admin's own password-change page."""
+    user.is_staff = True
+    user.save()
+    owner, thief = owner_and_thief
+    url = "/admin/password_change/"
+    page = thief.get(url)
+    assert page.status_code == 200 and "Password change" in page.content.decode()
+    for attempt in range(5):
+        form = {
+            "old_password": f"guess-{attempt}",
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        }
+        assert thief.post(url, form).status_code == 200
+    right = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    refused = thief.post(url, right)
+    assert "Too many wrong passwords" in refused.content.decode()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    done = owner.post(url, right)
+    assert done.status_code == 302 and done.url == "/admin/password_change/done/"
+    assert Client().get(url).status_code == 302  # the admin's sign-in, for anyone else

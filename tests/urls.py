@@ -13,6 +13,7 @@ from django.urls import include, path
 
 from sessions_mgmt.forms import ThrottledAuthenticationForm, ThrottledPasswordChangeForm
 from sessions_mgmt.reauth import recent_auth_required
+from sessions_mgmt.views import admin_password_change
 
 
 def whoami(request):
@@ -102,6 +103,7 @@ urlpatterns = [
     path("session-only/", session_only),
     path("cycle-then-fail/", cycle_then_fail),
     path("rehash-then-fail/", rehash_then_fail),
+    path("admin/password_change/", admin_password_change(admin.site)),
     path("admin/", admin.site.urls),
     path("accounts/devices/", include("sessions_mgmt.urls")),
     path("accounts/login/", RememberMeLoginView.as_view(), name="login"),
