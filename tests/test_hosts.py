@@ -48,12 +48,32 @@ urlpatterns += [
     path("me/", include("sessions_mgmt.api_urls")),
 ]
 """
-# The host's own sign-in: Django's auth views and the one template they need.
+# The host's own sign-in: Django's auth views and the one template they need, with wrong
+# passwords counted as the README says.
 OWN_SIGN_IN_SETTINGS = """
 TEMPLATES[0]["DIRS"] = [BASE_DIR / "templates"]
+AUTHENTICATION_BACKENDS = ["sessions_mgmt.backends.ThrottledModelBackend"]
 """
 OWN_SIGN_IN_URLS = """
-urlpatterns += [path("accounts/", include("django.contrib.auth.urls"))]
+from django.contrib.auth.views import LoginView, PasswordChangeView  # noqa: E402
+from sessions_mgmt.forms import (  # noqa: E402
+    ThrottledAuthenticationForm,
+    ThrottledPasswordChangeForm,
+)
+
+urlpatterns += [
+    path(
+        "accounts/login/",
+        LoginView.as_view(form_class=ThrottledAuthenticationForm),
+        name="login",
+    ),
+    path(
+        "accounts/password_change/",
+        PasswordChangeView.as_view(form_class=ThrottledPasswordChangeForm),
+        name="password_change",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+]
 """
 LOGIN_TEMPLATE = (
     """<form method="post">{% csrf_token %}{{ form.as_p }}<button>Sign in</button></form>"""
@@ -338,6 +358,16 @@ def test_a_startproject_host_with_djangos_auth_views(host_venv, tmp_path, varian
         exercise(server)
         # The page links the stylesheet; the wheel carries it for collectstatic to find.
         manage(host_venv, project, "findstatic", "sessions_mgmt/sessions_mgmt.css")
+        # Wrong passwords are counted: the 21st sign-in from one address is refused.
+        guesser = Browser(server.url, MAC_CHROME)
+        for _ in range(20):
+            guesser.post_form(
+                "/accounts/login/", "/accounts/login/", {"username": "bob", "password": "guess"}
+            )
+        refused = guesser.post_form(
+            "/accounts/login/", "/accounts/login/", {"username": "bob", "password": PASSWORD}
+        )
+        assert refused.status == 200 and "Too many wrong passwords" in refused.body
     finally:
         server.stop()
 
