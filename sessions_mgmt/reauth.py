@@ -216,7 +216,8 @@ def recent_auth_required(view):
 
 
 class RecentAuthRequiredMixin:
-    """The class-based form of ``recent_auth_required``; put it after LoginRequiredMixin."""
+    """The class-based form of ``recent_auth_required`` (which implies a sign-in, so it
+    works with or without ``LoginRequiredMixin`` before it)."""
 
     @method_decorator(recent_auth_required)
     def dispatch(self, request, *args, **kwargs):
