@@ -169,3 +169,65 @@ def test_long_runs_report_progress(monkeypatch):
         "  4 of 5 sessions revoked…",
         "  5 of 5 sessions revoked…",
     ]
+
+
+def test_signed_in_before_an_iso_moment_ends_older_sessions_of_everyone(engine):
+    """The incident cutoff: every session that signed in before the moment it began."""
+    incident = timezone.now() - timedelta(hours=3)
+    before = DeviceSessionFactory.create_batch(3, created_at=incident - timedelta(minutes=1))
+    after = DeviceSessionFactory(created_at=incident + timedelta(minutes=1))
+    when = incident.isoformat()
+    assert run("--signed-in-before", when, "--dry-run").endswith(
+        "Would revoke 3 sessions of 3 users. (dry run)\n"
+    )
+    assert DeviceSession.objects.count() == 4
+    out = run("--signed-in-before", when, interactive=False)
+    assert out.strip() == "Revoked 3 sessions of 3 users."
+    assert not any(store_has(row.session_key) for row in before)
+    assert store_has(after.session_key)
+
+
+def test_signed_in_before_a_duration_and_with_a_user(engine):
+    alice = UserFactory()
+    now = timezone.now()
+    old = DeviceSessionFactory(user=alice, created_at=now - timedelta(hours=13))
+    new = DeviceSessionFactory(user=alice, created_at=now - timedelta(hours=11))
+    someone_elses = DeviceSessionFactory(created_at=now - timedelta(days=2))
+    out = run("--signed-in-before", "12h", "--user", alice.username)
+    assert out.strip() == "Revoked 1 session of 1 user."
+    assert not store_has(old.session_key)
+    assert store_has(new.session_key) and store_has(someone_elses.session_key)
+
+
+def test_signed_in_before_for_everyone_asks_first(monkeypatch):
+    DeviceSessionFactory(created_at=timezone.now() - timedelta(days=1))
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError, match="Cancelled"):
+        run("--signed-in-before", "1h")
+    assert DeviceSession.objects.count() == 1
+
+
+def test_signed_in_before_a_naive_moment_is_in_time_zone(settings):
+    settings.TIME_ZONE = "Europe/Berlin"  # UTC+1 in November
+    row = DeviceSessionFactory(created_at=timezone.now() - timedelta(minutes=30))
+    local = timezone.localtime(timezone.now() - timedelta(minutes=40)).replace(tzinfo=None)
+    assert "Would revoke 0 sessions" in run("--signed-in-before", local.isoformat(), "--dry-run")
+    local = timezone.localtime(timezone.now() - timedelta(minutes=20)).replace(tzinfo=None)
+    assert "Would revoke 1 session" in run("--signed-in-before", local.isoformat(), "--dry-run")
+    assert store_has(row.session_key)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("yesterday", "neither an ISO 8601 date-time"),
+        ("2026-13-01T00:00:00", "neither an ISO 8601 date-time"),
+        ("3 hours", "neither an ISO 8601 date-time"),
+        ("2999-01-01T00:00:00+00:00", "is in the future"),
+    ],
+)
+def test_signed_in_before_bad_values_are_command_errors(value, message):
+    row = DeviceSessionFactory(created_at=timezone.now() - timedelta(days=1))
+    with pytest.raises(CommandError, match=message):
+        run("--signed-in-before", value, interactive=False)
+    assert store_has(row.session_key)

@@ -1,15 +1,18 @@
-"""``manage.py revoke_sessions``: end sessions by user, by inactivity, or everyone's.
+"""``manage.py revoke_sessions``: end sessions by user, by inactivity, by sign-in time
+(an incident cutoff), or everyone's.
 
 Selectors combine: ``--user alice --inactive-for 30d`` ends alice's sessions idle for 30
 days. ``--expired`` prunes, among the selected rows (all rows when alone), only those whose
-session has expired or left the store. ``--all`` asks for confirmation unless ``--no-input``.
+session has expired or left the store. ``--all``, and ``--signed-in-before`` without
+``--user``, ask for confirmation unless ``--no-input``. A session adopted when the app was
+installed counts as signed in at its adoption.
 Work is done in batches (``--batch-size``), so memory does not grow with the number of
 sessions; every ending goes through ``sessions_mgmt.services``.
 """
 
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -25,14 +28,33 @@ UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"
 PROGRESS_EVERY = 5.0  # seconds between two progress lines
 
 
-def parse_duration(value: str) -> timedelta:
+def parse_duration(value: str, option: str = "--inactive-for") -> timedelta:
     match = DURATION.match(value.strip().lower())
     if not match:
         raise CommandError(
-            f"--inactive-for: {value!r} is not a duration; use a number and a unit, "
+            f"{option}: {value!r} is not a duration; use a number and a unit, "
             "e.g. 45m, 12h, 30d or 2w."
         )
     return timedelta(**{UNITS[match[2]]: int(match[1])})
+
+
+def parse_moment(value: str) -> datetime:
+    """``--signed-in-before``: an ISO 8601 date-time (without an offset, in ``TIME_ZONE``)
+    or a duration meaning that long ago. Never in the future: that would end everything."""
+    if DURATION.match(value.strip().lower()):
+        return timezone.now() - parse_duration(value, "--signed-in-before")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(
+            f"--signed-in-before: {value!r} is neither an ISO 8601 date-time "
+            "(2026-11-28T09:30:00+00:00) nor a duration (12h, 3d)."
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    if moment > timezone.now():
+        raise CommandError(f"--signed-in-before: {value!r} is in the future.")
+    return moment
 
 
 def positive_int(value: str) -> int:
@@ -79,6 +101,13 @@ class Command(BaseCommand):
             help="Only sessions not active for this long: 45m, 12h, 30d, 2w.",
         )
         parser.add_argument(
+            "--signed-in-before",
+            metavar="WHEN",
+            help="Only sessions signed in before WHEN: an ISO 8601 date-time "
+            "(2026-11-28T09:30:00Z; without an offset, in TIME_ZONE) or a duration meaning "
+            "that long ago (12h, 3d). An incident cutoff: with no --user, everyone's.",
+        )
+        parser.add_argument(
             "--expired",
             action="store_true",
             help="Prune rows whose session has expired or is gone from the session store.",
@@ -103,10 +132,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         users, everyone = options["user"], options["all"]
         inactive_for, expired = options["inactive_for"], options["expired"]
-        if not (users or everyone or inactive_for or expired):
+        before = options["signed_in_before"]
+        if not (users or everyone or inactive_for or expired or before):
             raise CommandError(
-                "Say whose sessions to end: --user USER, --all, --inactive-for DURATION "
-                "or --expired."
+                "Say whose sessions to end: --user USER, --all, --inactive-for DURATION, "
+                "--signed-in-before WHEN or --expired."
             )
         if users and everyone:
             raise CommandError("--user and --all exclude each other.")
@@ -116,12 +146,15 @@ class Command(BaseCommand):
             else app_settings.REVOKE_BATCH_SIZE
         )
         cutoff = timezone.now() - parse_duration(inactive_for) if inactive_for else None
+        signed_in_before = parse_moment(before) if before else None
 
         rows = DeviceSession.objects.all()
         if users:
             rows = rows.filter(user__in=self.find_users(users))
         if cutoff is not None:
             rows = rows.filter(last_active_at__lt=cutoff)
+        if signed_in_before is not None:
+            rows = rows.filter(created_at__lt=signed_in_before)
 
         if expired:  # prune the dead among the selected rows; live ones are left alone
             self.prune(rows, batch_size, options)
@@ -159,7 +192,8 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.describe(rows, sessions, users)
             return
-        if sessions and options["all"] and options["interactive"]:
+        everyones = options["all"] or (options["signed_in_before"] and not options["user"])
+        if sessions and everyones and options["interactive"]:
             self.confirm(sessions, users)
 
         progress = Progress(self.stderr, sessions)
