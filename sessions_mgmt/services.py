@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from . import store
@@ -34,9 +35,15 @@ PASSWORD_CHANGE = "password_change"  # the user's password changed
 PASSWORD_REHASHED = "password_rehashed"  # Django re-encoded the same password (a new hasher)
 DEACTIVATED = "deactivated"  # the user was saved with is_active=False
 USER_DELETED = "user_deleted"  # the user was deleted
-TIMEOUT = "timeout"  # idle or absolute timeout
+EXPIRED = "expired"  # it reached its expiry or a timeout: see ``detail``
 NOT_ME = "not_me"  # the "This wasn't me" link of a new-device alert
 DELETED = "deleted"  # its row was deleted through the ORM
+
+# What ended an ``EXPIRED`` session: the ``detail`` of ``session_revoked``.
+IDLE_TIMEOUT = "idle_timeout"  # SESSIONS_MGMT_IDLE_TIMEOUT without activity
+ABSOLUTE_TIMEOUT = "absolute_timeout"  # SESSIONS_MGMT_ABSOLUTE_TIMEOUT after signing in
+EXPIRY = "expiry"  # the session's own expiry (its cookie age or set_expiry()) passed
+GONE = "gone"  # found missing from the session store (evicted, or the store was cleared)
 
 
 class RevocationError(Exception):
@@ -194,26 +201,29 @@ def _delete(rows: Sequence[Row]) -> None:
     store.delete_keys([row.session_key for row in rows], using=using)
 
 
-def _announce(rows: Sequence[Row], reason: str) -> None:
+def _announce(rows: Sequence[Row], reason: str, detail: str | None = None) -> None:
     """Log the ended sessions by public id (never by key) and send ``session_revoked``."""
     logger.info(
-        "Ended %d session(s), reason %s: %s%s",
+        "Ended %d session(s), reason %s%s: %s%s",
         len(rows),
         reason,
+        f" ({detail})" if detail else "",
         ", ".join(str(row.public_id) for row in rows[:10]),
         " …" if len(rows) > 10 else "",
     )
     if session_revoked.has_listeners(DeviceSession):
-        session_revoked.send(sender=DeviceSession, sessions=list(rows), reason=reason)
+        session_revoked.send(
+            sender=DeviceSession, sessions=list(rows), reason=reason, detail=detail
+        )
 
 
 @sensitive_variables()
-def end_rows(rows: Sequence[Row], *, reason: str = DELETED) -> int:
+def end_rows(rows: Sequence[Row], *, reason: str = DELETED, detail: str | None = None) -> int:
     """End these sessions: rows and store keys, in one transaction."""
     if rows:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             _delete(rows)
-        _announce(rows, reason)
+        _announce(rows, reason, detail)
     return len(rows)
 
 
@@ -234,6 +244,7 @@ def end_sessions(
     queryset: DeviceSessionQuerySet,
     *,
     reason: str = DELETED,
+    detail: str | None = None,
     batch_size: int | None = None,
     on_batch: Callable[[list[Row]], None] | None = None,
 ) -> int:
@@ -258,7 +269,7 @@ def end_sessions(
             if batch:
                 _delete(batch)
         if batch:
-            _announce(batch, reason)
+            _announce(batch, reason, detail)
             if on_batch is not None:
                 on_batch(batch)
         return batch
@@ -270,12 +281,14 @@ def end_sessions(
 def prune_dead(
     queryset: DeviceSessionQuerySet,
     *,
-    reason: str = DELETED,
     batch_size: int | None = None,
     dry_run: bool = False,
 ) -> int:
     """End the rows of ``queryset`` whose session has expired or left the store; live ones
-    are left alone. Return how many were (or, with ``dry_run``, would be) ended."""
+    are left alone. Return how many were (or, with ``dry_run``, would be) ended.
+
+    Announced as ``EXPIRED``, with the detail ``EXPIRY`` (the row's copy of the expiry has
+    passed) or ``GONE`` (the store no longer has a session that should still be alive)."""
     rows = queryset.using(_primary()).order_by("pk").values_list(*_ROW_FIELDS, "expires_at")
     found = 0
 
@@ -286,7 +299,11 @@ def prune_dead(
         dead = dead_rows(batch)
         found += len(dead)
         if not dry_run:
-            end_rows(dead, reason=reason)
+            now = timezone.now()
+            expired = [row for row in dead if row.expires_at and row.expires_at <= now]
+            gone = [row for row in dead if not (row.expires_at and row.expires_at <= now)]
+            end_rows(expired, reason=EXPIRED, detail=EXPIRY)
+            end_rows(gone, reason=EXPIRED, detail=GONE)
         return batch
 
     _for_each_batch(rows, batch_size or app_settings.REVOKE_BATCH_SIZE, prune)

@@ -2,10 +2,12 @@
 
 from django.dispatch import Signal
 
-#: Sent when sessions are ended through ``sessions_mgmt.services`` (revoked, timed out,
-#: password change, …). ``sessions`` is a list of ``services.Row`` (``pk``,
+#: Sent when sessions are ended through ``sessions_mgmt.services`` (revoked, expired or
+#: timed out, password change, …). ``sessions`` is a list of ``services.Row`` (``pk``,
 #: ``session_key``, ``user_id``, ``public_id``), ``reason`` one of the ``services``
-#: constants. Receivers run in-process: use it to revoke tokens bound to those sessions.
+#: constants, ``detail`` what ended an ``"expired"`` one (``"idle_timeout"``,
+#: ``"absolute_timeout"``, ``"expiry"``, ``"gone"``; else None). Receivers run in-process:
+#: use it to revoke tokens bound to those sessions.
 session_revoked = Signal()
 #: Sent when a session signs in or is adopted: ``device_session``, ``request``.
 session_started = Signal()

@@ -39,20 +39,21 @@ from .models import STATE_KEY, DeviceSession
 _EXPIRY_MESSAGE = gettext_noop("Your session has expired. Please sign in again.")
 
 
-def timeout_reason(state: dict, now: float) -> str | None:
-    """Why a session with this tracking state is over, by the configured timeouts or (where
-    the store cannot keep it) its expiry, if it is."""
+def timed_out(state: dict, now: float) -> tuple[str, str] | None:
+    """Whether a session with this tracking state is over, by the configured timeouts or
+    (where the store cannot keep it) its expiry: ``(detail, message)`` — the
+    ``session_revoked`` detail and what to tell the person — or None."""
     if "x" in state and now >= state["x"] and not _store_keeps_expiry():
-        return gettext(_EXPIRY_MESSAGE)
+        return services.EXPIRY, gettext(_EXPIRY_MESSAGE)
     idle, absolute = app_settings.timeouts()
     if absolute is not None and now - state.get("s", now) > absolute:
-        return gettext("You were signed out: sessions end %(limit)s after signing in.") % {
-            "limit": timesince(timezone.now() - timedelta(seconds=absolute))
-        }
+        message = gettext("You were signed out: sessions end %(limit)s after signing in.")
+        limit = timesince(timezone.now() - timedelta(seconds=absolute))
+        return services.ABSOLUTE_TIMEOUT, message % {"limit": limit}
     if idle is not None and now - state.get("a", state.get("t", now)) > idle:
-        return gettext("You were signed out after %(limit)s without activity.") % {
-            "limit": timesince(timezone.now() - timedelta(seconds=idle))
-        }
+        message = gettext("You were signed out after %(limit)s without activity.")
+        limit = timesince(timezone.now() - timedelta(seconds=idle))
+        return services.IDLE_TIMEOUT, message % {"limit": limit}
     return None
 
 
@@ -79,10 +80,13 @@ def guard(request: HttpRequest) -> None:
         guard_user(request)
 
 
-def _end(request: HttpRequest, state: dict, reason: str) -> None:
-    services.end_sessions(DeviceSession.objects.filter(pk=state["id"]), reason=services.TIMEOUT)
+def _end(request: HttpRequest, state: dict, ended: tuple[str, str]) -> None:
+    detail, message = ended
+    services.end_sessions(
+        DeviceSession.objects.filter(pk=state["id"]), reason=services.EXPIRED, detail=detail
+    )
     request.session.flush()
-    messages.info(request, reason, fail_silently=True)
+    messages.info(request, message, fail_silently=True)
 
 
 def pending_end(request: HttpRequest) -> Callable[[], None] | None:
@@ -93,8 +97,8 @@ def pending_end(request: HttpRequest) -> Callable[[], None] | None:
     if session is None or not session.accessed or not needed():
         return None
     state = session.get(STATE_KEY)
-    reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
-    return partial(_end, request, state, reason) if reason else None
+    ended = state and SESSION_KEY in session and timed_out(state, time.time())
+    return partial(_end, request, state, ended) if ended else None
 
 
 def _user_within_timeouts(request: HttpRequest):
@@ -102,9 +106,9 @@ def _user_within_timeouts(request: HttpRequest):
     store key), a message says why, and the request goes on signed out."""
     session = request.session
     state = session.get(STATE_KEY)
-    reason = state and SESSION_KEY in session and timeout_reason(state, time.time())
-    if reason:
-        _end(request, state, reason)
+    ended = state and SESSION_KEY in session and timed_out(state, time.time())
+    if ended:
+        _end(request, state, ended)
         return AnonymousUser()
     return get_user(request)
 

@@ -91,12 +91,25 @@ def test_revoked_says_why(received, user, sign_in, settings):
     assert not any(is_signed_in(c) for c in others)
 
 
+def details(events) -> list[tuple[str, str | None]]:
+    return [(kw["reason"], kw["detail"]) for name, kw in events if name == "revoked"]
+
+
 def test_timeout_and_deactivation_reasons(received, user, sign_in, settings):
     settings.SESSIONS_MGMT_IDLE_TIMEOUT = 60 * 10
     laptop = sign_in(user)
     with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
         laptop.get("/whoami/")
-    assert [reason for reason, _ in revoked(received)] == ["timeout"]
+    assert details(received) == [("expired", "idle_timeout")]
+
+    received.clear()
+    settings.SESSIONS_MGMT_IDLE_TIMEOUT = None
+    settings.SESSIONS_MGMT_ABSOLUTE_TIMEOUT = 3600
+    laptop = sign_in(user)
+    with time_machine.travel(timezone.now() + timedelta(minutes=61), tick=False):
+        laptop.get("/session-only/")  # a view that reads only the session: ended after it
+    assert details(received) == [("expired", "absolute_timeout")]
+    settings.SESSIONS_MGMT_ABSOLUTE_TIMEOUT = None
 
     received.clear()
     sign_in(user)
@@ -136,3 +149,30 @@ def test_logs_name_the_public_id_never_the_key(caplog, user, sign_in):
     text = caplog.text
     assert str(row.public_id) in text and "reason admin" in text
     assert row.session_key not in text
+
+
+def test_pruning_announces_expired_sessions_with_why(received, engine):
+    """Issue 13 §5: adopters revoke tokens bound to sessions that simply ran out."""
+    import factory
+
+    from .factories import DeviceSessionFactory, store_session
+
+    past = timezone.now() - timedelta(minutes=1)
+    ran_out = DeviceSessionFactory(
+        session_key=factory.LazyAttribute(lambda row: store_session(row.user, expiry=past)),
+        expires_at=past,
+    )
+    evicted = DeviceSessionFactory(session_key="x" * 32)  # not in the store any more
+    alive = DeviceSessionFactory()
+    received.clear()
+    call_command("revoke_sessions", "--expired", stdout=StringIO())
+    ended = {
+        (kw["reason"], kw["detail"]): [row.public_id for row in kw["sessions"]]
+        for name, kw in received
+        if name == "revoked"
+    }
+    assert ended == {
+        ("expired", "expiry"): [ran_out.public_id],
+        ("expired", "gone"): [evicted.public_id],
+    }
+    assert DeviceSession.objects.get() == alive

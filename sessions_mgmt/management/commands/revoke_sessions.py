@@ -213,9 +213,7 @@ class Command(BaseCommand):
 
     def prune(self, rows, batch_size: int, options) -> None:
         try:
-            found = services.prune_dead(
-                rows, reason=services.COMMAND, batch_size=batch_size, dry_run=options["dry_run"]
-            )
+            found = services.prune_dead(rows, batch_size=batch_size, dry_run=options["dry_run"])
         except services.SessionStoreError as exc:
             raise CommandError(
                 f"The session store failed: {exc}. Rows pruned so far are gone; the rest are "
