@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .models import DeviceSession
+from .models import DeviceSession, SessionEvent
 
 DISPLAY_FIELDS = (
     "user",
@@ -34,6 +34,17 @@ DISPLAY_FIELDS = (
     "expires_at",
     "public_id",
 )
+
+
+def _user_search_fields() -> tuple[str, ...]:
+    """The user's ``USERNAME_FIELD`` and email field (whatever the user model calls them),
+    and the IP address."""
+    user_model = get_user_model()
+    fields = [f"user__{user_model.USERNAME_FIELD}"]
+    email = user_model.get_email_field_name()
+    if email and email != user_model.USERNAME_FIELD:
+        fields.append(f"user__{email}")
+    return (*fields, "ip")
 
 
 class LiveFilter(admin.SimpleListFilter):
@@ -96,14 +107,7 @@ class DeviceSessionAdmin(admin.ModelAdmin):
     actions = ["revoke_selected"]
 
     def get_search_fields(self, request) -> tuple[str, ...]:
-        """The user's ``USERNAME_FIELD`` and email field (whatever the user model calls
-        them), and the IP address."""
-        user_model = get_user_model()
-        fields = [f"user__{user_model.USERNAME_FIELD}"]
-        email = user_model.get_email_field_name()
-        if email and email != user_model.USERNAME_FIELD:
-            fields.append(f"user__{email}")
-        return (*fields, "ip")
+        return _user_search_fields()
 
     def lookup_allowed(self, lookup: str, value, request=None) -> bool:
         if names_session_key(lookup):
@@ -123,15 +127,21 @@ class DeviceSessionAdmin(admin.ModelAdmin):
     @admin.action(permissions=["delete"], description=_("Revoke selected sessions"))
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
-            _report(self, request, services.end_sessions(queryset, reason=services.ADMIN))
+            _report(
+                self,
+                request,
+                services.end_sessions(queryset, reason=services.ADMIN, actor=request.user),
+            )
         except services.SessionStoreError:
             _store_failed(self, request)
 
     def delete_model(self, request, obj: DeviceSession) -> None:
-        services.end_sessions(type(obj).objects.filter(pk=obj.pk), reason=services.ADMIN)
+        services.end_sessions(
+            type(obj).objects.filter(pk=obj.pk), reason=services.ADMIN, actor=request.user
+        )
 
     def delete_queryset(self, request, queryset) -> None:
-        services.end_sessions(queryset, reason=services.ADMIN)
+        services.end_sessions(queryset, reason=services.ADMIN, actor=request.user)
 
     def changelist_view(self, request, extra_context=None):
         try:  # the bulk "Delete selected" action, when the store is down
@@ -154,6 +164,33 @@ class DeviceSessionAdmin(admin.ModelAdmin):
                 current_app=self.admin_site.name,
             )
         )
+
+
+@admin.register(SessionEvent)
+class SessionEventAdmin(admin.ModelAdmin):
+    """The security history: filterable, searchable, never editable (append-only)."""
+
+    list_display = ("at", "user", "type", "device", "reason", "ip", "actor")
+    list_filter = ("type", "reason", "at")
+    list_select_related = ("user", "actor")
+    date_hierarchy = "at"
+    readonly_fields = [field.name for field in SessionEvent._meta.fields]
+
+    def get_search_fields(self, request) -> tuple[str, ...]:
+        return _user_search_fields()
+
+    @admin.display(description=_("device"))
+    def device(self, event: SessionEvent) -> str:
+        return event.device_name
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class DeviceSessionInline(admin.TabularInline):
@@ -188,6 +225,7 @@ def sign_out_all_devices(modeladmin, request: HttpRequest, queryset: QuerySet) -
         )
         return
     try:
-        _report(modeladmin, request, services.revoke_users(queryset, reason=services.ADMIN))
+        count = services.revoke_users(queryset, reason=services.ADMIN, actor=request.user)
+        _report(modeladmin, request, count)
     except services.SessionStoreError:
         _store_failed(modeladmin, request)

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from . import history
 from .conf import app_settings
 from .models import DeviceSession, KnownDevice
 
@@ -51,6 +52,7 @@ def check_new_device(request: HttpRequest, row: DeviceSession) -> bool:
     except Exception:  # a mail server that is down must not stop the sign-in
         logger.exception("Could not send the new-device alert for session %s", row.public_id)
         return False
+    history.alert_sent(row)
     return True
 
 

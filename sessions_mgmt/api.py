@@ -1,16 +1,20 @@
 """The JSON API for single-page and mobile clients, with the HTML page's semantics.
 
-``GET /me/sessions``, ``DELETE /me/sessions/<id>``, ``POST /me/sessions/revoke-all``.
+``GET /me/sessions``, ``DELETE /me/sessions/<id>``, ``POST /me/sessions/revoke-all``,
+``GET /me/sessions/events`` (the security history).
 The session cookie is the credential, so unsafe methods need the CSRF token in the
 ``X-CSRFToken`` header. Every answer, errors included, is JSON; an error has an ``error`` key.
 """
 
 import json
 import logging
+import uuid
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import OperationalError
+from django.db.models import Q
 from django.http import HttpRequest, JsonResponse, UnreadablePostError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import resolve_url
@@ -23,7 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from . import location, services, tracking
 from .conf import app_settings
-from .models import DeviceSession
+from .models import DeviceSession, SessionEvent
 from .reauth import PasswordReauth, confirm_password, reauth_backend, recently_authenticated
 from .throttle import Throttled
 from .tracking import JSON_ERRORS, sync
@@ -31,6 +35,7 @@ from .tracking import JSON_ERRORS, sync
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER = 5  # seconds, in 503 answers
+EVENTS_PER_PAGE = 50
 
 
 def error(message: str, status: int, **headers) -> JsonResponse:
@@ -141,6 +146,44 @@ class SessionListApi(ApiView):
         sync(request)  # adopt a session signed in before the app was installed
         rows = services.list_devices(request.user, request.session.session_key)
         return JsonResponse([serialize(row) for row in rows], safe=False)
+
+
+def serialize_event(event: SessionEvent) -> dict:
+    """One event of the history; fields that do not apply are null."""
+    has_reason = event.type in (SessionEvent.Type.REVOKED, SessionEvent.Type.EXPIRED)
+    data = {
+        "id": str(event.public_id),
+        "type": event.type,
+        "at": event.at.isoformat(),
+        "sessionId": str(event.session_id) if event.session_id else None,
+        "deviceName": event.device_name or None,
+        "ip": event.ip,
+        "location": event.display_location or None,
+        "reason": (event.reason or None) if has_reason else None,
+        "byDeviceName": event.by_device_name or None,
+    }
+    return data
+
+
+class EventListApi(ApiView):
+    """``GET /me/sessions/events``: the caller's security history, newest first,
+    ``EVENTS_PER_PAGE`` at a time; ``next`` is the URL of the next page (or null)."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        events = services.events_of(request.user)
+        before = request.GET.get("before")
+        if before is not None:
+            try:
+                cursor = events.get(public_id=uuid.UUID(before))
+            except (ValueError, SessionEvent.DoesNotExist):
+                return error(_("Unknown page: use the next URL of the previous answer."), 400)
+            events = events.filter(Q(at__lt=cursor.at) | Q(at=cursor.at, pk__lt=cursor.pk))
+        page = list(events[: EVENTS_PER_PAGE + 1])
+        more, page = len(page) > EVENTS_PER_PAGE, page[:EVENTS_PER_PAGE]
+        next_url = f"{request.path}?{urlencode({'before': page[-1].public_id})}" if more else None
+        return JsonResponse({"events": [serialize_event(e) for e in page], "next": next_url})
 
 
 class SessionDetailApi(ApiView):

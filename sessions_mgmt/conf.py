@@ -28,6 +28,7 @@ DEFAULTS = {
     "PASSWORD_LIMITS": {},  # throttle.DEFAULT_LIMITS, each overridable; None: no limits
     "PASSWORD_LIMITS_CACHE": "default",
     "SITE_URL": None,
+    "HISTORY_DAYS": 90,
 }
 
 #: Where the app sends people when these settings are not set: django-allauth's URL names

@@ -128,3 +128,76 @@ class KnownDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.browser or '?'} / {self.os or '?'} / {self.device_type}"
+
+
+class SessionEvent(models.Model):
+    """What happened to an account's sessions: an append-only record (no session keys).
+
+    The device is kept as its parts (browser, OS, type), so that its name is composed in
+    the reader's language when shown; ``by_*`` is the device that did it (a sign-out from
+    another device). IP, location and User-Agent are kept ``SESSIONS_MGMT_HISTORY_DAYS``,
+    then blanked by ``revoke_sessions --expired``.
+    """
+
+    class Type(models.TextChoices):
+        SIGNED_IN = "signed_in", _("signed in")
+        SIGNED_OUT = "signed_out", _("signed out")
+        REVOKED = "revoked", _("signed out remotely")
+        PASSWORD_CHANGED = "password_changed", _("password changed")
+        EXPIRED = "expired", _("expired")
+        ALERT_SENT = "alert_sent", _("new-device alert sent")
+        NOT_ME = "not_me", _("reported as not me")
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="session_events",
+        verbose_name=_("user"),
+    )
+    type = models.CharField(_("type"), max_length=20, choices=Type.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    session_id = models.UUIDField(_("session"), null=True, blank=True)
+    browser = models.CharField(_("browser"), max_length=100, blank=True)
+    os = models.CharField(_("operating system"), max_length=100, blank=True)
+    device_type = models.CharField(_("device type"), max_length=10, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    location = models.CharField(_("location"), max_length=100, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=USER_AGENT_MAX_LENGTH, blank=True)
+    reason = models.CharField(_("reason"), max_length=30, blank=True)
+    by_browser = models.CharField(_("by browser"), max_length=100, blank=True)
+    by_os = models.CharField(_("by operating system"), max_length=100, blank=True)
+    by_device_type = models.CharField(_("by device type"), max_length=10, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by staff member"),
+    )
+
+    class Meta:
+        verbose_name = _("session event")
+        verbose_name_plural = _("session events")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["user", "-at", "-id"], name="sessions_mg_event_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} · {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def device_name(self) -> str:
+        if not (self.browser or self.os or self.device_type):
+            return ""
+        return compose_name(self.browser, self.os, self.device_type or OTHER)
+
+    @property
+    def by_device_name(self) -> str:
+        if not (self.by_browser or self.by_os or self.by_device_type):
+            return ""
+        return compose_name(self.by_browser, self.by_os, self.by_device_type or OTHER)
+
+    @property
+    def display_location(self) -> str:
+        return display_location(self.location)

@@ -27,7 +27,7 @@ def forget_sign_out(sender, request, user, **kwargs) -> None:
     """``logout()`` flushes the store session itself; the row goes with it."""
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
-        forget(request, session.session_key)
+        forget(request, session.session_key, signed_out=True)
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_deleted")
@@ -69,11 +69,13 @@ def end_sessions_after_account_change(sender, instance, created, **kwargs) -> No
     if created or before is None or now == before:
         return
     rehashed = _is_hash_upgrade(instance, kwargs.get("update_fields"))
-    if not rehashed and not app_settings.SIGN_OUT_ON_PASSWORD_CHANGE:
-        return
     request = current_request()
     session = getattr(request, "session", None)
     own = session is not None and str(session.get(SESSION_KEY)) == str(instance.pk)
+    if not rehashed:
+        services.password_changed(instance, session.session_key if own else None)
+        if not app_settings.SIGN_OUT_ON_PASSWORD_CHANGE:
+            return
     services.end_after_account_change(
         instance,
         session.session_key if own else None,

@@ -18,7 +18,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import store
+from . import history, store
 from .conf import app_settings
 from .models import DeviceSession, DeviceSessionQuerySet, KnownDevice
 from .signals import session_revoked
@@ -111,8 +111,17 @@ def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None)
     row = get_session(user, public_id)
     if current_session_key is not None and row.session_key == current_session_key:
         raise CurrentSessionError
-    end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=USER)
+    by = _current_row(user, current_session_key)
+    end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=USER, by=by)
     return row
+
+
+@sensitive_variables()
+def _current_row(user, session_key: str | None) -> DeviceSession | None:
+    """The row of the session doing the revoking, for the history's "from …"."""
+    if session_key is None:
+        return None
+    return user_sessions(user).filter(session_key=session_key).first()
 
 
 @sensitive_variables()
@@ -120,7 +129,7 @@ def revoke_others(user, keep_session_key: str | None, *, reason: str = OTHER_DEV
     """End every session of the user except ``keep_session_key``, whatever the rows' stored
     expiry says; return how many."""
     queryset = user_sessions(user).exclude(session_key=keep_session_key)
-    return end_sessions(queryset, reason=reason)
+    return end_sessions(queryset, reason=reason, by=_current_row(user, keep_session_key))
 
 
 def revoke_all(user, *, reason: str = DELETED) -> int:
@@ -155,9 +164,26 @@ def end_after_account_change(user, keep_session_key: str | None, *, reason: str)
         return count
 
 
-def revoke_users(users, *, reason: str = ADMIN) -> int:
-    """End every session of these users (a queryset or list of users or ids)."""
-    return end_sessions(DeviceSession.objects.filter(user__in=users), reason=reason)
+@sensitive_variables()
+def password_changed(user, session_key: str | None) -> None:
+    """Record a password change in the history, with the device it was made from."""
+    history.password_changed(user, by=_current_row(user, session_key))
+
+
+def events_of(user):
+    """The user's security history, newest first (a queryset, for slicing and paging)."""
+    return history.events_of(user).using(_primary())
+
+
+def scrub_history() -> int:
+    """Blank IP, location and User-Agent of events older than ``SESSIONS_MGMT_HISTORY_DAYS``."""
+    return history.scrub()
+
+
+def revoke_users(users, *, reason: str = ADMIN, actor=None) -> int:
+    """End every session of these users (a queryset or list of users or ids); ``actor``,
+    the staff member who did it, goes into the history."""
+    return end_sessions(DeviceSession.objects.filter(user__in=users), reason=reason, actor=actor)
 
 
 class Row(NamedTuple):
@@ -165,7 +191,13 @@ class Row(NamedTuple):
     session_key: str
     user_id: Any
     public_id: uuid.UUID
-    expires_at: datetime | None = None  # read only where needed (pruning)
+    expires_at: datetime | None = None
+    # The device, for the history.
+    browser: str = ""
+    os: str = ""
+    device_type: str = ""
+    ip: str | None = None
+    location: str = ""
 
     def __repr__(self) -> str:
         """Without the key: rows are passed to receivers and sit in the frames an error
@@ -173,7 +205,7 @@ class Row(NamedTuple):
         return f"Row(pk={self.pk!r}, public_id={self.public_id!r}, user_id={self.user_id!r})"
 
 
-_ROW_FIELDS = ("pk", "session_key", "user_id", "public_id")
+_ROW_FIELDS = Row._fields
 
 
 @sensitive_variables()
@@ -219,10 +251,11 @@ def _announce(rows: Sequence[Row], reason: str, detail: str | None = None) -> No
 
 @sensitive_variables()
 def end_rows(rows: Sequence[Row], *, reason: str = DELETED, detail: str | None = None) -> int:
-    """End these sessions: rows and store keys, in one transaction."""
+    """End these sessions: rows and store keys, and their events, in one transaction."""
     if rows:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             _delete(rows)
+            history.ended(rows, reason, detail)
         _announce(rows, reason, detail)
     return len(rows)
 
@@ -232,6 +265,7 @@ def not_me(row: DeviceSession) -> int:
     that the intruder's next sign-in from it sends an alert again. (If the owner uses the
     same kind of device, their own next sign-in from it alerts once too: the safe side.)"""
     with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        history.not_me(row)
         ended = end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=NOT_ME)
         KnownDevice.objects.filter(
             user_id=row.user_id, browser=row.browser, os=row.os, device_type=row.device_type
@@ -245,6 +279,8 @@ def end_sessions(
     *,
     reason: str = DELETED,
     detail: str | None = None,
+    by: DeviceSession | None = None,
+    actor=None,
     batch_size: int | None = None,
     on_batch: Callable[[list[Row]], None] | None = None,
 ) -> int:
@@ -253,7 +289,9 @@ def end_sessions(
     Each batch is read with ``SELECT … FOR UPDATE`` inside its transaction, so a sign-in
     that checks its new row meanwhile (see the middleware) waits for the outcome instead
     of saving a session that is being ended. ``on_batch`` is called with each batch once it
-    has been ended (for progress reports).
+    has been ended (for progress reports). Each ended session leaves an event in the
+    history (in the same transaction): ``by`` is the device that ended them, ``actor`` the
+    staff member.
     """
     using = _primary()
     rows = queryset.using(using).order_by("pk").values_list(*_ROW_FIELDS)
@@ -268,6 +306,7 @@ def end_sessions(
             batch = [Row(*row) for row in page]
             if batch:
                 _delete(batch)
+                history.ended(batch, reason, detail, by=by, actor=actor)
         if batch:
             _announce(batch, reason, detail)
             if on_batch is not None:
@@ -289,7 +328,7 @@ def prune_dead(
 
     Announced as ``EXPIRED``, with the detail ``EXPIRY`` (the row's copy of the expiry has
     passed) or ``GONE`` (the store no longer has a session that should still be alive)."""
-    rows = queryset.using(_primary()).order_by("pk").values_list(*_ROW_FIELDS, "expires_at")
+    rows = queryset.using(_primary()).order_by("pk").values_list(*_ROW_FIELDS)
     found = 0
 
     @sensitive_variables()

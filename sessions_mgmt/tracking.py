@@ -33,7 +33,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
-from . import store
+from . import history, store
 from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
@@ -123,6 +123,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
     row = DeviceSession.objects.create(
         user=user, session_key=session.session_key, **_device_fields(request)
     )
+    history.signed_in(row)
     _remember(request, _new_state(request, row))
     mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
@@ -350,9 +351,13 @@ def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: 
 
 
 @sensitive_variables()
-def forget(request: HttpRequest, session_key: str) -> None:
-    """Drop the row of a session that Django itself has ended (``logout()``, ``flush()``)."""
-    DeviceSession.objects.filter(session_key=session_key).delete_rows()
+def forget(request: HttpRequest, session_key: str, *, signed_out: bool = False) -> None:
+    """Drop the row of a session that Django itself has ended (``logout()``, ``flush()``);
+    ``signed_out``: the person signed out, which the history records."""
+    rows = DeviceSession.objects.filter(session_key=session_key)
+    if signed_out:
+        history.signed_out(list(rows))
+    rows.delete_rows()
     setattr(request, _FORGOTTEN_KEY_ATTR, session_key)
 
 

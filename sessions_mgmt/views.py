@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.generic import TemplateView
+from django.views.generic import ListView, TemplateView
 
 from . import services
 from .alerts import session_for_token
@@ -25,6 +25,7 @@ from .reauth import RecentAuthRequiredMixin
 from .tracking import sync
 
 LIST_URL = "sessions_mgmt:device_list"
+RECENT_EVENTS = 10  # on the devices page; the rest on the activity page
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -34,7 +35,19 @@ class DeviceListView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         sync(self.request)  # a session signed in before the app was installed gets its row now
         devices = services.list_devices(self.request.user, self.request.session.session_key)
-        return super().get_context_data(devices=devices, **kwargs)
+        recent = services.events_of(self.request.user)[:RECENT_EVENTS]
+        return super().get_context_data(devices=devices, recent_events=recent, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ActivityView(LoginRequiredMixin, ListView):
+    """The whole security history of the account, newest first, a page at a time."""
+
+    template_name = "sessions_mgmt/activity.html"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return services.events_of(self.request.user)
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -31,3 +31,56 @@ def expires(device) -> str:
     if when <= timezone.now():
         return _("Expires now")
     return _("Expires in %(until)s") % {"until": timeuntil(when)}
+
+
+def _revoked(event, device: str, by: str) -> str:
+    reason = event.reason
+    if reason == "user" and by:
+        return _("%(device)s was signed out from %(by)s") % {"device": device, "by": by}
+    if reason == "other_devices" and by:
+        return _("%(device)s was signed out from %(by)s, with all other devices") % {
+            "device": device,
+            "by": by,
+        }
+    messages = {
+        "admin": _("%(device)s was signed out by an administrator"),
+        "command": _("%(device)s was signed out by an administrator"),
+        "password_change": _("%(device)s was signed out after a password change"),
+        "password_rehashed": _("%(device)s was signed out after a password change"),
+        "deactivated": _("%(device)s was signed out: the account was deactivated"),
+        "not_me": _("%(device)s was signed out through “This wasn't me”"),
+    }
+    return messages.get(reason, _("%(device)s was signed out")) % {"device": device}
+
+
+@register.filter
+def summary(event) -> str:
+    """What happened, in words: "Safari on iPhone was signed out from Chrome on macOS"."""
+    device, by = event.device_name, event.by_device_name
+    kind = event.type
+    if kind == "signed_in":
+        return _("%(device)s signed in") % {"device": device}
+    if kind == "signed_out":
+        return _("%(device)s signed out") % {"device": device}
+    if kind == "revoked":
+        return _revoked(event, device, by)
+    if kind == "password_changed":
+        if by:
+            return _("Password changed from %(by)s") % {"by": by}
+        return _("Password changed")
+    if kind == "expired":
+        if event.reason == "idle_timeout":
+            return _("%(device)s was signed out after a time without activity") % {"device": device}
+        if event.reason == "absolute_timeout":
+            return _("%(device)s reached the longest a sign-in may last") % {"device": device}
+        return _("The session on %(device)s expired") % {"device": device}
+    if kind == "alert_sent":
+        return _("New-device alert sent for %(device)s") % {"device": device}
+    if kind == "not_me":
+        return _("“This wasn't me” used for %(device)s") % {"device": device}
+    return event.get_type_display()
+
+
+@register.filter
+def ago(when: datetime) -> str:
+    return _("%(since)s ago") % {"since": timesince(when)}

@@ -221,6 +221,13 @@ class Command(BaseCommand):
             ) from exc
         verb = "Would prune" if options["dry_run"] else "Pruned"
         self.stdout.write(f"{verb} {found:,} expired or vanished sessions.")
+        if not options["dry_run"]:
+            scrubbed = services.scrub_history()
+            if scrubbed:
+                self.stdout.write(
+                    f"Removed IP addresses and User-Agents from {scrubbed:,} events older than "
+                    f"{app_settings.HISTORY_DAYS} days."
+                )
 
     def describe(self, rows, sessions: int, users: int) -> None:
         per_user = (

@@ -1,0 +1,99 @@
+"""The security history: writes ``SessionEvent`` rows where the app already writes (sign-in,
+sign-out, ending sessions, a password change, an alert), never on an ordinary request.
+
+Events name sessions by their public id, never by key. IP, location and User-Agent are kept
+``SESSIONS_MGMT_HISTORY_DAYS`` days (``scrub``; ``revoke_sessions --expired`` runs it).
+"""
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import router
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import DeviceSession, SessionEvent
+
+Type = SessionEvent.Type
+
+# How services' reasons map onto event types: a session that ran out is "expired" (the
+# reason then says what ended it); every other ending is "revoked", with its reason.
+_EXPIRED_REASON = "expired"
+_USER_DELETED = "user_deleted"
+
+
+def _device(row: Any) -> dict:
+    """The device fields of an event, from a ``DeviceSession`` or a ``services.Row``."""
+    return {
+        "session_id": row.public_id,
+        "browser": row.browser or "",
+        "os": row.os or "",
+        "device_type": row.device_type or "",
+        "ip": row.ip,
+        "location": row.location or "",
+    }
+
+
+def _by(row: Any | None) -> dict:
+    if row is None:
+        return {}
+    return {"by_browser": row.browser, "by_os": row.os, "by_device_type": row.device_type}
+
+
+def signed_in(row: DeviceSession) -> None:
+    SessionEvent.objects.create(
+        user_id=row.user_id, type=Type.SIGNED_IN, user_agent=row.user_agent, **_device(row)
+    )
+
+
+def signed_out(rows: Iterable[DeviceSession]) -> None:
+    SessionEvent.objects.bulk_create(
+        SessionEvent(user_id=row.user_id, type=Type.SIGNED_OUT, **_device(row)) for row in rows
+    )
+
+
+def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=None) -> None:
+    """Sessions ended through services: ``revoked`` with the reason, or ``expired`` with
+    what ended it; ``by`` is the device that did it, ``actor`` the staff member."""
+    if reason == _USER_DELETED:  # the user, and with it their history, is going
+        return
+    expired = reason == _EXPIRED_REASON
+    SessionEvent.objects.using(router.db_for_write(SessionEvent)).bulk_create(
+        SessionEvent(
+            user_id=row.user_id,
+            type=Type.EXPIRED if expired else Type.REVOKED,
+            reason=(detail or "") if expired else reason,
+            actor_id=getattr(actor, "pk", None),
+            **_device(row),
+            **_by(by),
+        )
+        for row in rows
+    )
+
+
+def password_changed(user, by: DeviceSession | None = None) -> None:
+    SessionEvent.objects.create(user_id=user.pk, type=Type.PASSWORD_CHANGED, **_by(by))
+
+
+def alert_sent(row: DeviceSession) -> None:
+    SessionEvent.objects.create(user_id=row.user_id, type=Type.ALERT_SENT, **_device(row))
+
+
+def not_me(row: DeviceSession) -> None:
+    SessionEvent.objects.create(user_id=row.user_id, type=Type.NOT_ME, **_device(row))
+
+
+def scrub() -> int:
+    """Blank the IP, location and User-Agent of events older than the retention period;
+    return how many were scrubbed. The events themselves stay."""
+    cutoff = timezone.now() - timedelta(days=app_settings.HISTORY_DAYS)
+    old = SessionEvent.objects.filter(at__lt=cutoff).exclude(
+        ip__isnull=True, location="", user_agent=""
+    )
+    return old.update(ip=None, location="", user_agent="")
+
+
+def events_of(user):
+    """The user's events, newest first."""
+    return SessionEvent.objects.filter(user_id=user.pk).order_by("-at", "-pk")
