@@ -59,7 +59,7 @@ def test_what_happened_is_recorded_and_shown_in_words(user, sign_in):
     assert "Safari on iPhone was signed out from Chrome on macOS" in section
     assert "New-device alert sent for Safari on iPhone" in section
     assert "Chrome on macOS signed in" in section
-    assert re.search(r"\d+\W+minutes? ago|0\W+minutes ago", section)
+    assert "just now" in section
     assert "203.0.113.9" in section
     assert 'href="/accounts/devices/activity/"' in section
     # No key anywhere in the history.

@@ -83,4 +83,7 @@ def summary(event) -> str:
 
 @register.filter
 def ago(when: datetime) -> str:
+    """ "3 minutes ago", or "just now" within the first minute."""
+    if (timezone.now() - when).total_seconds() < 60:
+        return _("just now")
     return _("%(since)s ago") % {"since": timesince(when)}

@@ -223,6 +223,33 @@ def test_take_readme_screenshots(open_device, scheme, name, width):
             created_at=now - signed_in,
             **_described(user_agent),
         )
+    # Some history for the "Recent activity" section.
+    from sessions_mgmt.models import SessionEvent
+
+    mac = {"browser": "Chrome", "os": "macOS", "device_type": "desktop"}
+    android = {"browser": "Chrome Mobile", "os": "Android", "device_type": "mobile"}
+    for kind, ago, extra in (
+        ("signed_in", timedelta(days=3), {**android, "ip": "192.0.2.44"}),
+        ("alert_sent", timedelta(days=3), android),
+        (
+            "revoked",
+            timedelta(days=2, hours=23),
+            {
+                **android,
+                "reason": "user",
+                "by_browser": "Chrome",
+                "by_os": "macOS",
+                "by_device_type": "desktop",
+            },
+        ),  # noqa: E501
+        (
+            "password_changed",
+            timedelta(days=2, hours=22),
+            {"by_browser": "Chrome", "by_os": "macOS", "by_device_type": "desktop"},
+        ),  # noqa: E501
+    ):
+        SessionEvent.objects.create(user=user, type=kind, at=now - ago, **extra)
+    SessionEvent.objects.create(user=user, type="signed_in", at=now - timedelta(days=4), **mac)
     laptop = open_device(
         MAC_CHROME,
         color_scheme=scheme,
@@ -234,6 +261,8 @@ def test_take_readme_screenshots(open_device, scheme, name, width):
     laptop.devices().screenshot(
         path=str(SCREENSHOTS / f"devices-{name}-{scheme}.png"), full_page=True
     )
+    laptop.page.goto("/accounts/devices/activity/")
+    laptop.page.screenshot(path=str(SCREENSHOTS / f"activity-{name}-{scheme}.png"), full_page=True)
 
 
 def _described(user_agent: str) -> dict:
