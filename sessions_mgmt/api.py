@@ -187,7 +187,26 @@ class EventListApi(ApiView):
 
 
 class SessionDetailApi(ApiView):
-    http_method_names = ["delete", "options"]
+    http_method_names = ["get", "head", "delete", "options"]
+
+    def get(self, request: HttpRequest, public_id: str) -> JsonResponse:
+        """The list's object, plus the full User-Agent, where it signed in, and its own
+        events (newest first)."""
+        try:
+            row = services.live_session(request.user, public_id, request.session.session_key)
+        except DeviceSession.DoesNotExist:
+            return error(_("Session not found"), 404)
+        events = services.session_events(request.user, row)[:EVENTS_PER_PAGE]
+        data = serialize(row)
+        data.update(
+            {
+                "userAgent": row.user_agent,
+                "firstIp": row.first_ip,
+                "firstLocation": row.display_first_location or None,
+                "events": [serialize_event(event) for event in events],
+            }
+        )
+        return JsonResponse(data)
 
     def delete(self, request: HttpRequest, public_id: str) -> JsonResponse:
         try:

@@ -67,6 +67,9 @@ class DeviceSession(models.Model):
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     # Filled only with the geo extra (see location.py).
     location = models.CharField(_("location"), max_length=100, blank=True)
+    # Where it signed in (``ip`` and ``location`` follow it as it moves).
+    first_ip = models.GenericIPAddressField(_("IP address at sign-in"), null=True, blank=True)
+    first_location = models.CharField(_("location at sign-in"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("signed in"), default=timezone.now)
     last_active_at = models.DateTimeField(_("last active"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"), db_index=True)
@@ -99,6 +102,10 @@ class DeviceSession(models.Model):
     @property
     def display_location(self) -> str:
         return display_location(self.location)
+
+    @property
+    def display_first_location(self) -> str:
+        return display_location(self.first_location)
 
     @property
     def is_live(self) -> bool:

@@ -106,6 +106,23 @@ def get_session(user, public_id: str | uuid.UUID) -> DeviceSession:
 
 
 @sensitive_variables()
+def live_session(user, public_id: str | uuid.UUID, current_session_key: str | None):
+    """One of the user's sessions whose cookie works, flagged ``is_current``, for its
+    details page. Unknown, malformed, foreign *and* ended ids all raise
+    ``DeviceSession.DoesNotExist``: what is not listed has no details either."""
+    row = get_session(user, public_id)
+    if row.session_key != current_session_key and not store.alive_keys([row.session_key]):
+        raise DeviceSession.DoesNotExist
+    row.is_current = row.session_key == current_session_key
+    return row
+
+
+def session_events(user, row: DeviceSession):
+    """What happened to one session, newest first."""
+    return events_of(user).filter(session_id=row.public_id)
+
+
+@sensitive_variables()
 def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None) -> DeviceSession:
     """End one of the user's sessions, but never the one making the request."""
     row = get_session(user, public_id)

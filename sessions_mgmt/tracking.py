@@ -135,6 +135,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
 def _device_fields(request: HttpRequest) -> dict:
     device = describe(request.META.get("HTTP_USER_AGENT"))
     ip = client_ip(request)
+    location = locate(ip)
     now = timezone.now()
     return {
         "user_agent": device.user_agent,
@@ -143,7 +144,9 @@ def _device_fields(request: HttpRequest) -> dict:
         "device_type": device.device_type,
         "device_name": device.name,
         "ip": ip,
-        "location": locate(ip),
+        "location": location,
+        "first_ip": ip,
+        "first_location": location,
         "created_at": now,
         "last_active_at": now,
         "expires_at": request.session.get_expiry_date(),

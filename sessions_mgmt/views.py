@@ -26,6 +26,7 @@ from .tracking import sync
 
 LIST_URL = "sessions_mgmt:device_list"
 RECENT_EVENTS = 10  # on the devices page; the rest on the activity page
+DETAIL_EVENTS = 50  # on a session's own page
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -37,6 +38,22 @@ class DeviceListView(LoginRequiredMixin, TemplateView):
         devices = services.list_devices(self.request.user, self.request.session.session_key)
         recent = services.events_of(self.request.user)[:RECENT_EVENTS]
         return super().get_context_data(devices=devices, recent_events=recent, **kwargs)
+
+
+@method_decorator(never_cache, name="dispatch")
+class DeviceDetailView(LoginRequiredMixin, TemplateView):
+    """One session: its full User-Agent, where it signed in and was last seen, its times
+    and its own history. The same 404 as revoking for ids that are not the person's."""
+
+    template_name = "sessions_mgmt/device_detail.html"
+
+    def get(self, request: HttpRequest, public_id) -> HttpResponse:
+        try:
+            device = services.live_session(request.user, public_id, request.session.session_key)
+        except DeviceSession.DoesNotExist:
+            return render(request, "sessions_mgmt/device_not_found.html", status=404)
+        events = services.session_events(request.user, device)[:DETAIL_EVENTS]
+        return self.render_to_response(self.get_context_data(device=device, events=events))
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -51,4 +51,5 @@ class DeviceSessionFactory(factory.django.DjangoModelFactory):
     device_type = DeviceSession.DeviceType.DESKTOP
     device_name = "Firefox on Linux"
     ip = "192.0.2.10"
+    first_ip = factory.SelfAttribute("ip")
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))

@@ -114,8 +114,8 @@ def test_not_signed_in_is_401_json_not_a_redirect(client):
         ("delete", LIST, "GET"),
         ("get", REVOKE_ALL, "POST"),
         ("delete", REVOKE_ALL, "POST"),
-        ("get", detail("00000000-0000-4000-8000-000000000000"), "DELETE"),
         ("post", detail("00000000-0000-4000-8000-000000000000"), "DELETE"),
+        ("put", detail("00000000-0000-4000-8000-000000000000"), "DELETE"),
     ],
 )
 def test_wrong_method_is_405_json(user, sign_in, method, path, allowed):

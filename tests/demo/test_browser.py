@@ -263,6 +263,8 @@ def test_take_readme_screenshots(open_device, scheme, name, width):
     )
     laptop.page.goto("/accounts/devices/activity/")
     laptop.page.screenshot(path=str(SCREENSHOTS / f"activity-{name}-{scheme}.png"), full_page=True)
+    laptop.devices().get_by_role("link", name="Safari on iPhone").click()
+    laptop.page.screenshot(path=str(SCREENSHOTS / f"detail-{name}-{scheme}.png"), full_page=True)
 
 
 def _described(user_agent: str) -> dict:
