@@ -128,6 +128,12 @@ if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER"):
 # signing-in request's own host: see sessions_mgmt.W006).
 SESSIONS_MGMT_SITE_URL = os.environ.get("DJANGO_SITE_URL") or None
 
+# A limit on concurrent sessions per account, e.g. SESSIONS_MGMT_MAX_SESSIONS=5 and
+# SESSIONS_MGMT_LIMIT_POLICY=deny_new (or end_oldest, the default); none when unset.
+if os.environ.get("SESSIONS_MGMT_MAX_SESSIONS"):
+    SESSIONS_MGMT_MAX_SESSIONS = int(os.environ["SESSIONS_MGMT_MAX_SESSIONS"])
+SESSIONS_MGMT_LIMIT_POLICY = os.environ.get("SESSIONS_MGMT_LIMIT_POLICY", "end_oldest")
+
 # New-device alerts go to the console in the demo (Django 6.1 configures mail as MAILERS).
 _MAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 if django.VERSION >= (6, 1):

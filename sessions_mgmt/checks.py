@@ -192,6 +192,14 @@ def _setting_problems() -> list[tuple[str, str]]:
             and not parts.fragment
         ):
             problems.append(("SITE_URL", 'a scheme and host only, e.g. "https://example.com"'))
+    if app_settings.MAX_SESSIONS is not None and not _is_count(app_settings.MAX_SESSIONS, 1):
+        problems.append(("MAX_SESSIONS", "a whole number of sessions, at least 1, or None"))
+    if app_settings.LIMIT_POLICY not in ("end_oldest", "deny_new"):
+        problems.append(("LIMIT_POLICY", '"end_oldest" or "deny_new"'))
+    if not isinstance(app_settings.LIMIT_EXEMPT_STAFF, bool):
+        problems.append(("LIMIT_EXEMPT_STAFF", "True or False"))
+    if not _is_count(app_settings.HISTORY_DAYS, 1):
+        problems.append(("HISTORY_DAYS", "a whole number of days, at least 1"))
     if app_settings.CLIENT_IP is not None and not isinstance(app_settings.CLIENT_IP, dict):
         problems.append(("CLIENT_IP", "a dict of django-ipware options, or None"))
     return problems

@@ -29,6 +29,9 @@ DEFAULTS = {
     "PASSWORD_LIMITS_CACHE": "default",
     "SITE_URL": None,
     "HISTORY_DAYS": 90,
+    "MAX_SESSIONS": None,
+    "LIMIT_POLICY": "end_oldest",
+    "LIMIT_EXEMPT_STAFF": False,
 }
 
 #: Where the app sends people when these settings are not set: django-allauth's URL names

@@ -6,20 +6,53 @@ and raw SQL. Use ``services.revoke_users()`` or ``manage.py revoke_sessions`` th
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import router, transaction
 from django.db.models.signals import post_init, post_save, pre_delete
 from django.dispatch import receiver
+from django.utils.translation import ngettext
 
 from . import services
 from .conf import app_settings
+from .models import DeviceSession
 from .tracking import current_request, forget, start_tracking
 
 
 @receiver(user_logged_in, dispatch_uid="sessions_mgmt.track_sign_in")
 def track_sign_in(sender, request, user, **kwargs) -> None:
-    if request is not None and hasattr(request, "session"):
+    """Give the new sign-in its row, within ``SESSIONS_MGMT_MAX_SESSIONS``: the count and
+    the new row in one transaction. Refused (``"deny_new"``), the sign-in is undone: the
+    browser stays signed out and a message says why and what to do."""
+    if request is None or not hasattr(request, "session"):
+        return
+    if services.session_limit(user) is None:
         start_tracking(request, user)
+        return
+    replacing = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    try:
+        with transaction.atomic(using=router.db_for_write(DeviceSession)):
+            services.admit(user, replacing)
+            start_tracking(request, user)
+    except services.SessionLimitReached as refused:
+        request.session.flush()
+        request.user = AnonymousUser()
+        messages.error(
+            request,
+            ngettext(
+                "You are already signed in on %(limit)d device, the most this site allows. "
+                "To sign in here, first sign out there (Your devices), or wait until that "
+                "sign-in expires.",
+                "You are already signed in on %(limit)d devices, the most this site allows. "
+                "To sign in here, first sign out on one of them (Your devices), or wait "
+                "until one of those sign-ins expires.",
+                refused.limit,
+            )
+            % {"limit": refused.limit},
+            fail_silently=True,
+        )
 
 
 @receiver(user_logged_out, dispatch_uid="sessions_mgmt.forget_sign_out")

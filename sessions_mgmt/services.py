@@ -37,6 +37,7 @@ DEACTIVATED = "deactivated"  # the user was saved with is_active=False
 USER_DELETED = "user_deleted"  # the user was deleted
 EXPIRED = "expired"  # it reached its expiry or a timeout: see ``detail``
 NOT_ME = "not_me"  # the "This wasn't me" link of a new-device alert
+LIMIT = "limit"  # a new sign-in went over SESSIONS_MGMT_MAX_SESSIONS ("end_oldest")
 DELETED = "deleted"  # its row was deleted through the ORM
 
 # What ended an ``EXPIRED`` session: the ``detail`` of ``session_revoked``.
@@ -48,6 +49,14 @@ GONE = "gone"  # found missing from the session store (evicted, or the store was
 
 class RevocationError(Exception):
     """A session could not be ended; nothing about it changed."""
+
+
+class SessionLimitReached(Exception):
+    """A sign-in refused by ``SESSIONS_MGMT_LIMIT_POLICY = "deny_new"``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(limit)
 
 
 class CurrentSessionError(RevocationError):
@@ -179,6 +188,48 @@ def end_after_account_change(user, keep_session_key: str | None, *, reason: str)
         )
         count, _ = queryset.delete_rows()
         return count
+
+
+END_OLDEST, DENY_NEW = "end_oldest", "deny_new"
+
+
+def session_limit(user) -> int | None:
+    """How many sessions ``user`` may have at once (None: no limit)."""
+    limit = app_settings.MAX_SESSIONS
+    if limit is None:
+        return None
+    if app_settings.LIMIT_EXEMPT_STAFF and (user.is_staff or user.is_superuser):
+        return None
+    return limit
+
+
+@sensitive_variables()
+def admit(user, replacing_key: str | None) -> None:
+    """Hold a sign-in of ``user`` to ``SESSIONS_MGMT_MAX_SESSIONS``. Call it inside the
+    transaction that then creates the new row: it locks the user's row until that commits,
+    so concurrent sign-ins of one account are counted one after another (PostgreSQL,
+    MariaDB; SQLite has one writer anyway).
+
+    At the limit, ``"end_oldest"`` ends the least recently active working sessions (one,
+    unless the limit was lowered meanwhile) with reason ``LIMIT``; ``"deny_new"`` raises
+    ``SessionLimitReached`` and changes nothing. ``replacing_key``: the session this
+    sign-in replaces in the same browser, which does not count.
+    """
+    limit = session_limit(user)
+    if limit is None:
+        return
+    using = router.db_for_write(DeviceSession)
+    type(user)._default_manager.using(using).select_for_update().filter(pk=user.pk).exists()
+    rows = list(user_sessions(user).exclude(session_key=replacing_key or ""))
+    alive = store.alive_keys([row.session_key for row in rows])
+    working = [row for row in rows if row.session_key in alive]
+    excess = len(working) - limit + 1
+    if excess <= 0:
+        return
+    if app_settings.LIMIT_POLICY == DENY_NEW:
+        raise SessionLimitReached(limit)
+    oldest = sorted(working, key=lambda row: row.last_active_at)[:excess]
+    end_sessions(DeviceSession.objects.filter(pk__in=[row.pk for row in oldest]), reason=LIMIT)
 
 
 @sensitive_variables()

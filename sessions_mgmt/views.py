@@ -37,7 +37,20 @@ class DeviceListView(LoginRequiredMixin, TemplateView):
         sync(self.request)  # a session signed in before the app was installed gets its row now
         devices = services.list_devices(self.request.user, self.request.session.session_key)
         recent = services.events_of(self.request.user)[:RECENT_EVENTS]
-        return super().get_context_data(devices=devices, recent_events=recent, **kwargs)
+        limit = services.session_limit(self.request.user)
+        limit_note = (
+            ngettext(
+                "Signed in on %(count)d of at most %(limit)d device.",
+                "Signed in on %(count)d of at most %(limit)d devices.",
+                limit,
+            )
+            % {"count": len(devices), "limit": limit}
+            if limit is not None
+            else ""
+        )
+        return super().get_context_data(
+            devices=devices, recent_events=recent, limit_note=limit_note, **kwargs
+        )
 
 
 @method_decorator(never_cache, name="dispatch")
