@@ -176,3 +176,8 @@ def test_pruning_announces_expired_sessions_with_why(received, engine):
         ("expired", "gone"): [evicted.public_id],
     }
     assert DeviceSession.objects.get() == alive
+    # And recorded in the owners' history, with why.
+    from sessions_mgmt.models import SessionEvent
+
+    recorded = set(SessionEvent.objects.filter(type="expired").values_list("session_id", "reason"))
+    assert recorded == {(ran_out.public_id, "expiry"), (evicted.public_id, "gone")}
