@@ -52,15 +52,24 @@ TIMEOUT_PRESETS = {
 class AppSettings:
     """Attribute access to ``SESSIONS_MGMT_<NAME>`` with the documented default.
 
-    Values are read once and kept, since the middleware reads some on every request;
-    Django's ``setting_changed`` signal (``override_settings``, the ``settings`` test
-    fixture) clears them.
+    Values are read once and kept as plain attributes of this object, since the
+    middleware reads some on every request (a kept value costs an attribute lookup, not a
+    call); Django's ``setting_changed`` signal (``override_settings``, the ``settings``
+    test fixture) clears them.
     """
 
     prefix = "SESSIONS_MGMT_"
 
     def __init__(self) -> None:
         self._cache: dict = {}
+
+    def memo(self, key: str, compute):
+        """A value derived from settings, computed once until they change."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = compute()
+            return value
 
     def timeouts(self) -> tuple[int | None, int | None]:
         """(idle, absolute) in seconds: the preset's, overridden by explicit settings."""
@@ -84,10 +93,13 @@ class AppSettings:
                 allauth, django = URL_DEFAULTS[name]
                 value = allauth if apps.is_installed("allauth.account") else django
             self._cache[name] = value
+            setattr(self, name, value)  # next time, found without calling __getattr__
             return value
 
     def reload(self) -> None:
         self._cache.clear()
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
 
 
 app_settings = AppSettings()
@@ -95,5 +107,6 @@ app_settings = AppSettings()
 
 @receiver(setting_changed)
 def _reload(setting: str, **kwargs) -> None:
-    if setting.startswith(AppSettings.prefix):
+    # SESSION_ENGINE too: what the timeouts must check depends on the engine.
+    if setting.startswith(AppSettings.prefix) or setting == "SESSION_ENGINE":
         app_settings.reload()

@@ -52,7 +52,8 @@ class DeviceSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self.is_async:
             return self.__acall__(request)
-        timeouts.guard(request)
+        if timeouts.needed():
+            timeouts.guard_user(request)
         token = tracking.handling(request)
         try:
             response = self.get_response(request)
@@ -67,7 +68,8 @@ class DeviceSessionMiddleware:
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        timeouts.guard(request)
+        if timeouts.needed():
+            timeouts.guard_user(request)
         token = tracking.handling(request)
         try:
             response = await self.get_response(request)

@@ -11,7 +11,7 @@ from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import router, transaction
-from django.db.models.signals import post_init, post_save, pre_delete
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils.translation import ngettext
 
@@ -69,19 +69,37 @@ def end_sessions_of_deleted_user(sender, instance, **kwargs) -> None:
     services.revoke_all(instance, reason=services.USER_DELETED)
 
 
-# The password hash a user instance was loaded with, to notice a change at save time.
-_LOADED_PASSWORD = "_sessions_mgmt_loaded_password"
+# The password hash stored before this save, to notice a change once it is saved.
+_STORED_PASSWORD = "_sessions_mgmt_stored_password"
+_SET_PASSWORD = object()  # stands for "changed by set_password()"
 
 
-def _loaded_password(instance) -> str | None:
-    if "password" in instance.get_deferred_fields():
-        return None
-    return getattr(instance, "password", None)
-
-
-@receiver(post_init, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_loaded")
-def remember_password(sender, instance, **kwargs) -> None:
-    setattr(instance, _LOADED_PASSWORD, _loaded_password(instance))
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_saving")
+def remember_password(sender, instance, raw=False, using=None, update_fields=None, **kwargs):
+    """Notice a password change at save time without watching every loaded user (every
+    signed-in request loads one: that used to cost a receiver call per request).
+    ``set_password()`` marks the change itself (Django keeps the raw password until the
+    save is done); any other save that may write the password (``update_fields`` that
+    include it, or none) reads the stored hash first: one query. Django's sign-in saves
+    ``last_login`` alone, and costs nothing."""
+    stored = None
+    may_write = update_fields is None or "password" in update_fields
+    if getattr(instance, "_password", None) is not None:
+        stored = _SET_PASSWORD  # set_password() was called: a change, no need to look
+    elif (
+        may_write
+        and not raw
+        and not instance._state.adding
+        and instance.pk is not None
+        and "password" not in instance.get_deferred_fields()
+    ):
+        stored = (
+            sender._base_manager.using(using)
+            .filter(pk=instance.pk)
+            .values_list("password", flat=True)
+            .first()
+        )
+    setattr(instance, _STORED_PASSWORD, stored)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_saved")
@@ -91,14 +109,15 @@ def end_sessions_after_account_change(sender, instance, created, **kwargs) -> No
     Django's own hash check would sign the other sessions out only when they next come
     back; ending them now keeps the device list true. The session of the request that
     changed its own password stays (``update_session_auth_hash`` then re-keys it). Costs
-    no query when neither changed. If the session store is down, the password is still
+    one query before a save that may write the password (``remember_password``), none
+    otherwise. If the session store is down, the password is still
     saved and no error reaches the person (see ``services.end_after_account_change``).
     """
     if getattr(instance, "is_active", True) is False:
         services.end_after_account_change(instance, None, reason=services.DEACTIVATED)
         return
-    before, now = getattr(instance, _LOADED_PASSWORD, None), _loaded_password(instance)
-    setattr(instance, _LOADED_PASSWORD, now)
+    before, now = getattr(instance, _STORED_PASSWORD, None), instance.__dict__.get("password")
+    setattr(instance, _STORED_PASSWORD, None)
     if created or before is None or now == before:
         return
     rehashed = _is_hash_upgrade(instance, kwargs.get("update_fields"))
@@ -139,7 +158,7 @@ def connect_user_proxies() -> None:
     for model in apps.get_models():
         if model._meta.proxy and model._meta.concrete_model is user_model:
             uid = model._meta.label_lower
-            post_init.connect(remember_password, sender=model, dispatch_uid=f"{uid}.loaded")
+            pre_save.connect(remember_password, sender=model, dispatch_uid=f"{uid}.saving")
             post_save.connect(
                 end_sessions_after_account_change, sender=model, dispatch_uid=f"{uid}.saved"
             )

@@ -69,10 +69,14 @@ def _store_keeps_expiry() -> bool:
 
 
 def needed() -> bool:
-    """Whether requests must be checked: timeouts are set, or the store cannot keep expiry."""
-    return any(limit is not None for limit in app_settings.timeouts()) or (
-        not _store_keeps_expiry()
-    )
+    """Whether requests must be checked: timeouts are set, or the store cannot keep expiry.
+    Worked out once per configuration: the middleware asks on every request."""
+    return app_settings.memo("timeouts_needed", _needed)
+
+
+def _needed() -> bool:
+    idle, absolute = app_settings.timeouts()
+    return idle is not None or absolute is not None or not _store_keeps_expiry()
 
 
 def guard(request: HttpRequest) -> None:

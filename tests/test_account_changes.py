@@ -161,3 +161,21 @@ def test_a_locked_database_is_a_json_503_with_retry_after(user, sign_in, monkeyp
     response = laptop.get(LIST)
     assert_json_error(response, 503)
     assert int(response["Retry-After"]) > 0
+
+
+def test_loading_users_costs_nothing_and_only_saves_that_may_write_the_password_query(
+    user, django_assert_num_queries
+):
+    """Every signed-in request loads its user: the app keeps no receiver on that (issue 14
+    §2). A save that may write the password reads the stored hash first (one query); one
+    that cannot (Django's sign-in saves ``last_login`` alone) reads nothing."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import post_init
+
+    User = get_user_model()
+    ours = [r for r in post_init._live_receivers(User)[0] if "sessions_mgmt" in r.__module__]
+    assert ours == []
+    with django_assert_num_queries(1):
+        user.save(update_fields=["last_login"])
+    with django_assert_num_queries(2):
+        user.save()
