@@ -19,6 +19,7 @@ PG_DB = {"DATABASE_URL": PG}
 PG_REDIS = {"DATABASE_URL": PG, "REDIS_URL": REDIS, "SESSION_ENGINE": ENGINE + "cache"}
 
 PLAN = [
+    ("instructions.py", [SQLITE_DB]),
     ("request_overhead.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("asgi_overhead.py", [SQLITE_DB]),
     ("sign_in.py", [SQLITE_DB, PG_DB, PG_REDIS]),

@@ -49,6 +49,10 @@ TIMEOUT_PRESETS = {
 }
 
 
+#: Django settings the app reads on every request, kept like its own (``app_settings.X``).
+DJANGO_SETTINGS = ("SESSION_ENGINE", "SESSION_COOKIE_NAME", "SESSION_SAVE_EVERY_REQUEST")
+
+
 class AppSettings:
     """Attribute access to ``SESSIONS_MGMT_<NAME>`` with the documented default.
 
@@ -83,6 +87,10 @@ class AppSettings:
         return self._cache["timeouts"]
 
     def __getattr__(self, name: str):
+        if name in DJANGO_SETTINGS:  # Django's own, read on every request: kept the same way
+            value = getattr(settings, name)
+            setattr(self, name, value)
+            return value
         if name not in DEFAULTS:
             raise AttributeError(name)
         try:
@@ -98,7 +106,7 @@ class AppSettings:
 
     def reload(self) -> None:
         self._cache.clear()
-        for name in DEFAULTS:
+        for name in (*DEFAULTS, *DJANGO_SETTINGS):
             self.__dict__.pop(name, None)
 
 
@@ -108,5 +116,5 @@ app_settings = AppSettings()
 @receiver(setting_changed)
 def _reload(setting: str, **kwargs) -> None:
     # SESSION_ENGINE too: what the timeouts must check depends on the engine.
-    if setting.startswith(AppSettings.prefix) or setting == "SESSION_ENGINE":
+    if setting.startswith(AppSettings.prefix) or setting in DJANGO_SETTINGS:
         app_settings.reload()

@@ -19,10 +19,10 @@ from .store import SessionStoreError
 logger = logging.getLogger(__name__)
 
 
-def _work(request: HttpRequest, response: HttpResponse):
-    """What is left to do after the view: end a timed-out session, or else keep its row in
-    step (None in the steady state)."""
-    return timeouts.pending_end(request) or tracking.pending(request, response)
+def _work(request: HttpRequest, response: HttpResponse, checked: bool):
+    """What is left to do after the view: end a timed-out session (when timeouts are
+    ``checked``), or else keep its row in step (None in the steady state)."""
+    return (checked and timeouts.pending_end(request)) or tracking.pending(request, response)
 
 
 def _failed(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -52,12 +52,13 @@ class DeviceSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self.is_async:
             return self.__acall__(request)
-        if timeouts.needed():
+        checked = timeouts.needed()
+        if checked:
             timeouts.guard_user(request)
         token = tracking.handling(request)
         try:
             response = self.get_response(request)
-            work = _work(request, response)
+            work = _work(request, response, checked)
             if work is not None:
                 try:
                     work()
@@ -68,12 +69,13 @@ class DeviceSessionMiddleware:
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        if timeouts.needed():
+        checked = timeouts.needed()
+        if checked:
             timeouts.guard_user(request)
         token = tracking.handling(request)
         try:
             response = await self.get_response(request)
-            work = _work(request, response)
+            work = _work(request, response, checked)
             if work is not None:
                 try:
                     await sync_to_async(work)()

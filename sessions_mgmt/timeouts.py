@@ -98,7 +98,7 @@ def pending_end(request: HttpRequest) -> Callable[[], None] | None:
     (None if not), so that tracking does not count the request as activity, which would
     revive it. Deciding reads only the loaded session."""
     session = getattr(request, "session", None)
-    if session is None or not session.accessed or not needed():
+    if session is None or not session.accessed or not needed():  # (cheap: worked out once)
         return None
     state = session.get(STATE_KEY)
     ended = state and SESSION_KEY in session and timed_out(state, time.time())

@@ -178,11 +178,11 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
     if state is None:
         return partial(_adopt, request)
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
-        settings.SESSION_COOKIE_NAME
+        app_settings.SESSION_COOKIE_NAME
     )
     failed = response is not None and response.status_code >= 500
     if failed:  # Django does not save the session of a failed response: neither do we
-        if key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
+        if key != request.COOKIES.get(app_settings.SESSION_COOKIE_NAME):
             return partial(_drop_unsaved_key, request, state["id"], key)
         return None
     if key == known_key and getattr(request, _SIGNED_IN_ATTR, False):
@@ -210,7 +210,7 @@ def _touch(request: HttpRequest, state: dict, *, moved_key: bool) -> Work | None
     """Decide the touch (no I/O); return the work it needs, if any."""
     session = request.session
     now = time.time()
-    sliding = session.modified or settings.SESSION_SAVE_EVERY_REQUEST
+    sliding = session.modified or app_settings.SESSION_SAVE_EVERY_REQUEST
     if sliding:  # the project saves the session anyway: its expiry moves, by Django's rules
         expiry = session.get_expiry_date().timestamp()
     else:
@@ -398,10 +398,7 @@ def current_request() -> HttpRequest | None:
     return _current_request.get()
 
 
-def handling(request: HttpRequest):
-    """Make ``request`` the current one (a context variable token, for ``done``)."""
-    return _current_request.set(request)
-
-
-def done(token) -> None:
-    _current_request.reset(token)
+#: Make a request the current one: ``token = handling(request)``, then ``done(token)``.
+#: The context variable's own methods, bound: no Python frame on every request.
+handling = _current_request.set
+done = _current_request.reset
