@@ -1,6 +1,6 @@
 """Server-side idle and absolute timeouts (NIST SP 800-63B §7), independent of the cookie.
 
-The timestamps live in the session's tracking data (see ``models.STATE_KEY``), so the
+The timestamps live in the session's tracking data (see ``models.read_state``), so the
 check reads nothing the request does not load anyway. It runs where the user is first
 needed (``request.user`` / ``request.auser``), so a timed-out session never reaches a view
 as signed in, and again after a view that used only ``request.session``, before tracking
@@ -34,7 +34,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from . import services, store
 from .conf import app_settings
-from .models import STATE_KEY, DeviceSession
+from .models import DeviceSession, read_state
 
 _EXPIRY_MESSAGE = gettext_noop("Your session has expired. Please sign in again.")
 
@@ -100,7 +100,7 @@ def pending_end(request: HttpRequest) -> Callable[[], None] | None:
     session = getattr(request, "session", None)
     if session is None or not session.accessed or not needed():  # (cheap: worked out once)
         return None
-    state = session.get(STATE_KEY)
+    state = read_state(session)
     ended = state and SESSION_KEY in session and timed_out(state, time.time())
     return partial(_end, request, state, ended) if ended else None
 
@@ -109,7 +109,7 @@ def _user_within_timeouts(request: HttpRequest):
     """``request.user``, unless the session has timed out: then the session ends (row and
     store key), a message says why, and the request goes on signed out."""
     session = request.session
-    state = session.get(STATE_KEY)
+    state = read_state(session)
     ended = state and SESSION_KEY in session and timed_out(state, time.time())
     if ended:
         _end(request, state, ended)

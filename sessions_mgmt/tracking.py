@@ -38,7 +38,7 @@ from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
 from .location import locate
-from .models import STATE_KEY, DeviceSession
+from .models import STATE_KEY, DeviceSession, read_state, write_state
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
@@ -73,7 +73,7 @@ def expires_at(state: dict) -> datetime:
 def _remember(request: HttpRequest, state: dict, **changes) -> dict:
     """Write the tracking state into the session (which marks it modified)."""
     state = {**state, **changes}
-    request.session[STATE_KEY] = state
+    write_state(request.session, state)
     setattr(request, _TRACKED_KEY_ATTR, request.session.session_key)
     return state
 
@@ -174,7 +174,7 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
     key = session.session_key
     if key is None or SESSION_KEY not in session:
         return _forget_if_flushed(request, session)
-    state = session.get(STATE_KEY)
+    state = read_state(session)
     if state is None:
         return partial(_adopt, request)
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
@@ -296,7 +296,7 @@ def save_changes(request: HttpRequest) -> bool:
         return True
     if session.session_key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
         return True  # a new key: SessionMiddleware must save it and send the new cookie
-    state = session.get(STATE_KEY) or {}
+    state = read_state(session) or {}
     return _save_now(session, expires_at(state) if "x" in state else None)
 
 

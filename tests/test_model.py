@@ -233,3 +233,28 @@ def test_the_model_would_notice_a_leaked_key():
     with pytest.raises(AssertionError, match="leaked"):
         machine.assert_no_key_in(f"<p>{'k' * 32}</p>")
     assert re.fullmatch("k+", machine.devices[0].key)
+
+
+@pytest.mark.parametrize("expiry", [None, 0, 2592000, "2026-12-28T10:00:00.000000+00:00", 1.5])
+@pytest.mark.parametrize("ip", [None, "203.0.113.9", "2001:db8::1"])
+def test_the_session_state_reads_back_what_was_written(expiry, ip):
+    """The state is one short string in the session (issue 14 §2); it must read back."""
+    from sessions_mgmt.models import read_state, write_state
+
+    session = {}
+    state = {
+        "id": 42,
+        "t": 1764358273,
+        "s": 1764350000,
+        "a": 1764358273.25,
+        "ip": ip,
+        "ua": 3221225471,
+        "x": 1765567873.123456,
+        "e": expiry,
+    }
+    write_state(session, state)
+    assert isinstance(session["_sessions_mgmt"], str)
+    assert read_state(session) == state
+    session["_sessions_mgmt"] = {"id": 7, "t": 1}  # a session from before: still read
+    assert read_state(session) == {"id": 7, "t": 1}
+    assert read_state({}) is None
