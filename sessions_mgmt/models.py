@@ -16,7 +16,12 @@ from .location import display as display_location
 #: (``s``) and of the last request (``a``), the IP then (``ip``), a crc32 of the
 #: User-Agent then (``ua``), when the store ends the session (``x``) and the raw
 #: ``set_expiry()`` value it followed (``e``). Kept by tracking, read by the timeouts.
-STATE_KEY = "_sessions_mgmt"
+STATE_KEY = "_smgmt"
+#: Where versions before 0.2 kept the state, as a dict: still read, never written. A new
+#: key, so that during a rolling upgrade an older server finds no state it cannot read
+#: (it adopts the session again, as it would a session from before the app) instead of
+#: failing on a string.
+LEGACY_STATE_KEY = "_sessions_mgmt"
 
 
 def read_state(session) -> dict | None:
@@ -24,11 +29,13 @@ def read_state(session) -> dict | None:
 
     Stored as one short string (``"id|t|s|a|ip|ua|x|e"``), not a dict: every signed-in
     request decodes the session, and a nested dict of 8 keys cost it about 35,000 CPU
-    instructions more (see docs/PERFORMANCE.md). Sessions that hold the older dict still
-    read.
+    instructions more (see docs/PERFORMANCE.md). Sessions that hold the older dict (under
+    ``LEGACY_STATE_KEY``) still read.
     """
     raw = session.get(STATE_KEY)
-    if raw is None or isinstance(raw, dict):
+    if raw is None:
+        return session.get(LEGACY_STATE_KEY)
+    if not isinstance(raw, str):
         return raw
     pk, t, s, a, ip, ua, x, e = raw.split("|", 7)
     state = {"id": int(pk), "t": int(t), "s": int(s), "a": float(a), "ip": ip or None}
@@ -40,7 +47,9 @@ def read_state(session) -> dict | None:
 
 
 def write_state(session, state: dict) -> None:
-    """Store ``state`` in the session (which marks it modified), as ``read_state`` reads."""
+    """Store ``state`` in the session (which marks it modified), as ``read_state`` reads;
+    a legacy dict, if any, goes."""
+    session.pop(LEGACY_STATE_KEY, None)
     e = state.get("e")
     expiry = "" if e is None else json.dumps(e)
     now = state.get("t", 0)

@@ -38,7 +38,7 @@ from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
 from .location import locate
-from .models import STATE_KEY, DeviceSession, read_state, write_state
+from .models import DeviceSession, read_state, write_state
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
@@ -118,7 +118,7 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
         session.cycle_key()
     elif old_key:
         forget(request, old_key)
-    elif STATE_KEY in session:  # signed in again without a cookie: a fresh row replaces it
+    elif read_state(session) is not None:  # signed in again without a cookie: a fresh row
         forget(request, session.session_key)
     row = DeviceSession.objects.create(
         user=user, session_key=session.session_key, **_device_fields(request)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 
-from sessions_mgmt.models import STATE_KEY, DeviceSession
+from sessions_mgmt.models import DeviceSession, write_state
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -32,7 +32,8 @@ def store_session(user, *, tracked_row_id: int | None = None, expiry=None) -> st
     store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if tracked_row_id is not None:
-        store[STATE_KEY] = {"id": tracked_row_id, "t": int(timezone.now().timestamp())}
+        now = int(timezone.now().timestamp())
+        write_state(store, {"id": tracked_row_id, "t": now, "s": now, "a": now})
     store.save()
     return store.session_key
 

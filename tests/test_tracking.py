@@ -202,3 +202,33 @@ def test_a_password_reset_by_email_signs_out_every_session(engine, user, sign_in
     assert done.status_code == 200 and "Password reset complete" in done.content.decode()
     assert keys_of(user) == []
     assert not is_signed_in(phone) and not is_signed_in(laptop)
+
+
+def test_a_session_tracked_by_the_previous_version_keeps_working(engine, user, settings):
+    """Upgrading: a session whose state is the old dict (under the old key) is still
+    tracked, and moves to the new form at its next touch."""
+    from importlib import import_module
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    from sessions_mgmt.models import LEGACY_STATE_KEY, STATE_KEY, DeviceSession
+
+    row = DeviceSession.objects.create(
+        user=user, session_key="k" * 32, expires_at=timezone.now() + timedelta(days=14)
+    )
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    then = timezone.now().timestamp() - 120
+    store[LEGACY_STATE_KEY] = {"id": row.pk, "t": then, "s": then, "ip": "192.0.2.1", "ua": 0}
+    store.save()
+    DeviceSession.objects.filter(pk=row.pk).update(session_key=store.session_key)
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+    assert client.get("/whoami/").content.decode() == user.get_username()
+    data = import_module(settings.SESSION_ENGINE).SessionStore(store.session_key).load()
+    assert LEGACY_STATE_KEY not in data and isinstance(data[STATE_KEY], str)
+    assert DeviceSession.objects.get(pk=row.pk).last_active_at > timezone.now() - timedelta(
+        seconds=5
+    )
