@@ -112,8 +112,9 @@ def delete_where_in(model, field_name: str, values: Sequence) -> None:
 
 @sensitive_variables()
 def alive_keys(session_keys: Sequence[str]) -> set[str]:
-    """Which of these keys hold a signed-in, unexpired session in the configured store:
-    the sessions whose cookies still work. One query or one cache call on the fast path."""
+    """Which of these keys hold an unexpired session in the configured store: the sessions
+    whose cookies still work, and those being signed in right now (saved with their user
+    when their request ends). One query or one cache call on the fast path."""
     if not session_keys:
         return set()
     store_class = engine()
@@ -132,7 +133,10 @@ def alive_keys(session_keys: Sequence[str]) -> set[str]:
             found = caches[settings.SESSION_CACHE_ALIAS].get_many(
                 [prefix + key for key in session_keys]
             )
-            return {key.removeprefix(prefix) for key, data in found.items() if data}
+            # Present counts, empty or not: a session being signed in right now is still
+            # empty in the store until its request ends, and must be counted (the session
+            # limit) and never pruned. Revoked ones are deleted, not emptied, here.
+            return {key.removeprefix(prefix) for key, data in found.items() if data is not None}
         return {key for key in session_keys if SESSION_KEY in store_class(key).load()}
     except Exception as exc:
         raise SessionStoreError(str(exc)) from exc
