@@ -22,7 +22,6 @@ from datetime import timedelta
 from functools import partial
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user
 from django.contrib.auth.models import AnonymousUser
@@ -57,15 +56,10 @@ def timed_out(state: dict, now: float) -> tuple[str, str] | None:
     return None
 
 
-_keeps_expiry: dict[str, bool] = {}
-
-
 def _store_keeps_expiry() -> bool:
-    """Whether the configured engine ends sessions itself at the expiry the app keeps."""
-    engine = settings.SESSION_ENGINE
-    if engine not in _keeps_expiry:
-        _keeps_expiry[engine] = store.keeps_expiry(store.engine())
-    return _keeps_expiry[engine]
+    """Whether the configured engine ends sessions itself at the expiry the app keeps
+    (worked out once per configuration: a change of SESSION_ENGINE clears it)."""
+    return app_settings.memo("store_keeps_expiry", lambda: store.keeps_expiry(store.engine()))
 
 
 def needed() -> bool:
@@ -77,11 +71,6 @@ def needed() -> bool:
 def _needed() -> bool:
     idle, absolute = app_settings.timeouts()
     return idle is not None or absolute is not None or not _store_keeps_expiry()
-
-
-def guard(request: HttpRequest) -> None:
-    if needed():
-        guard_user(request)
 
 
 def _end(request: HttpRequest, state: dict, ended: tuple[str, str]) -> None:
@@ -96,9 +85,9 @@ def _end(request: HttpRequest, state: dict, ended: tuple[str, str]) -> None:
 def pending_end(request: HttpRequest) -> Callable[[], None] | None:
     """After a view that used only the session: the work of ending it if it has timed out
     (None if not), so that tracking does not count the request as activity, which would
-    revive it. Deciding reads only the loaded session."""
+    revive it. Deciding reads only the loaded session. Only called when ``needed()``."""
     session = getattr(request, "session", None)
-    if session is None or not session.accessed or not needed():  # (cheap: worked out once)
+    if session is None or not session.accessed:
         return None
     state = read_state(session)
     ended = state and SESSION_KEY in session and timed_out(state, time.time())
