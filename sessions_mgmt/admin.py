@@ -8,7 +8,10 @@ lookup whose path names the key is refused (400) before any query runs, so the a
 depends on it.
 """
 
+import logging
+
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
@@ -20,6 +23,8 @@ from django.utils.translation import ngettext
 
 from . import services
 from .models import DeviceSession, SessionEvent
+
+logger = logging.getLogger(__name__)
 
 DISPLAY_FIELDS = (
     "user",
@@ -87,6 +92,27 @@ def _store_failed(modeladmin, request: HttpRequest) -> None:
     )
 
 
+def _with_liveness(rows):
+    """The rows with their sessions' live values (last active, IP, expiry), read from the
+    session store in one round trip; the rows' own copies if the store cannot answer."""
+    try:
+        return services.with_liveness(rows)
+    except services.SessionStoreError as exc:
+        logger.warning("Showing sessions' last copied activity: %r", exc)
+        return rows
+
+
+class DeviceSessionChangeList(ChangeList):
+    """Each page's rows show their sessions' live values, as the devices page does.
+
+    Sorting, the date hierarchy and the status filter read the rows' copies, which the
+    pruning job (``revoke_sessions --expired``) brings up to date."""
+
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        _with_liveness(list(self.result_list))  # fills the page's result cache
+
+
 @admin.register(DeviceSession)
 class DeviceSessionAdmin(admin.ModelAdmin):
     list_display = (
@@ -108,6 +134,13 @@ class DeviceSessionAdmin(admin.ModelAdmin):
 
     def get_search_fields(self, request) -> tuple[str, ...]:
         return _user_search_fields()
+
+    def get_changelist(self, request, **kwargs):
+        return DeviceSessionChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        return obj if obj is None else _with_liveness([obj])[0]
 
     def lookup_allowed(self, lookup: str, value, request=None) -> bool:
         if names_session_key(lookup):

@@ -1,7 +1,8 @@
 """Where an IP address is, for the device list: "Berlin, Germany", "Germany", or "Local
 network". Optional: only with the ``sessions_mgmt[geo]`` extra (geoip2fast), which ships
 its own data, so nothing is downloaded at run time and no address is sent anywhere.
-Resolved once when a row is created or its IP changes, and stored."""
+Resolved when a row is created (and stored), and when a list shows a session whose IP has
+changed since (the session keeps its current IP; see ``services.list_devices``)."""
 
 import ipaddress
 from functools import lru_cache

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
@@ -58,6 +59,23 @@ def write_state(session, state: dict) -> None:
         f"{state['id']}|{int(now)}|{int(state.get('s', now))}|{float(state.get('a', now))!r}"
         f"|{state.get('ip') or ''}|{state.get('ua', 0)}|{x}|{expiry}"
     )
+
+
+def live_values(data) -> dict:
+    """A session's liveness, from its stored data (``store.session_data``): when it was
+    last active (to the touch interval, or exactly with an idle timeout), its IP then and
+    when the store ends it, as the ``DeviceSession`` fields they update. Empty when the
+    data holds no state (a session being signed in right now: its row is up to date)."""
+    state = read_state(data)
+    if state is None:
+        return {}
+    values = {
+        "last_active_at": datetime.fromtimestamp(max(state["t"], state.get("a", 0)), tz=UTC),
+        "ip": state.get("ip"),
+    }
+    if state.get("x"):
+        values["expires_at"] = datetime.fromtimestamp(state["x"], tz=UTC)
+    return values
 
 
 class DeviceSessionQuerySet(models.QuerySet):

@@ -20,7 +20,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import history, store
 from .conf import app_settings
-from .models import DeviceSession, DeviceSessionQuerySet, KnownDevice
+from .location import locate
+from .models import DeviceSession, DeviceSessionQuerySet, KnownDevice, live_values
 from .signals import session_revoked
 from .store import SessionStoreError as SessionStoreError  # raised through services
 
@@ -77,27 +78,52 @@ def user_sessions(user) -> DeviceSessionQuerySet:
     return DeviceSession.objects.using(_primary()).filter(user=user).order_by("-last_active_at")
 
 
+#: The row fields that copy a live session's state; ``refresh_rows`` brings them up to date.
+LIVE_FIELDS = ("last_active_at", "ip", "location", "expires_at")
+
+
+def _apply_liveness(row: DeviceSession, data) -> bool:
+    """Give ``row`` its session's live values, from the session's stored ``data``; whether
+    its copy changed. A row's copy is never newer than the session, except for a session
+    being signed in right now, whose data is still empty."""
+    values = live_values(data)
+    if not values:
+        return False
+    if values["last_active_at"] <= row.last_active_at:
+        del values["last_active_at"]
+    if values["ip"] != row.ip:
+        values["location"] = locate(values["ip"])
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
 @sensitive_variables()
 def list_devices(user, current_session_key: str | None) -> list[DeviceSession]:
     """The user's sessions whose cookies work, for display: the current one first, flagged
-    ``is_current``.
+    ``is_current``, then the most recently active.
 
-    Which sessions work is asked of the session store itself (one query or one cache call
-    for the whole list), so a session is listed exactly while it can be used, whatever its
-    row says; rows of sessions that have ended are left for pruning.
+    The session store answers both which sessions work and how live they are (last active,
+    IP, expiry: the touch records them in the session, not the row), in one query or one
+    cache call for the whole list; so a session is listed exactly while it can be used,
+    whatever its row says. Rows of sessions that have ended are left for pruning.
     """
     rows = list(user_sessions(user))
     try:
-        alive = store.alive_keys([row.session_key for row in rows])
+        live = store.session_data([row.session_key for row in rows])
     except SessionStoreError as exc:
         # Nothing is hidden: with the store unreachable, every row stays listed (and no
         # cookie works meanwhile, since no session can be loaded).
         logger.warning("Listing sessions without the store's word on them: %r", exc)
-        alive = {row.session_key for row in rows}
-    rows = [row for row in rows if row.session_key in alive]
+        live = {row.session_key: {} for row in rows}
+    rows = [row for row in rows if row.session_key in live]
     for row in rows:
+        _apply_liveness(row, live[row.session_key])
         row.is_current = current_session_key is not None and row.session_key == current_session_key
-    rows.sort(key=lambda row: not row.is_current)  # stable: keeps most-recent-first order
+    rows.sort(key=lambda row: (not row.is_current, -row.last_active_at.timestamp()))
     return rows
 
 
@@ -116,14 +142,57 @@ def get_session(user, public_id: str | uuid.UUID) -> DeviceSession:
 
 @sensitive_variables()
 def live_session(user, public_id: str | uuid.UUID, current_session_key: str | None):
-    """One of the user's sessions whose cookie works, flagged ``is_current``, for its
-    details page. Unknown, malformed, foreign *and* ended ids all raise
+    """One of the user's sessions whose cookie works, flagged ``is_current``, with its live
+    values, for its details page. Unknown, malformed, foreign *and* ended ids all raise
     ``DeviceSession.DoesNotExist``: what is not listed has no details either."""
     row = get_session(user, public_id)
-    if row.session_key != current_session_key and not store.alive_keys([row.session_key]):
-        raise DeviceSession.DoesNotExist
     row.is_current = row.session_key == current_session_key
+    live = store.session_data([row.session_key])
+    if row.session_key not in live and not row.is_current:
+        raise DeviceSession.DoesNotExist
+    _apply_liveness(row, live.get(row.session_key, {}))
     return row
+
+
+def with_liveness(rows: Sequence[DeviceSession]) -> Sequence[DeviceSession]:
+    """Give these rows (the admin's page of them, say) their sessions' live values, in
+    one round trip to the store; rows of ended sessions keep their last copy."""
+    live = store.session_data([row.session_key for row in rows])
+    for row in rows:
+        if row.session_key in live:
+            _apply_liveness(row, live[row.session_key])
+    return rows
+
+
+@sensitive_variables()
+def refresh_rows(queryset: DeviceSessionQuerySet, *, batch_size: int | None = None) -> int:
+    """Bring the rows' copies of their sessions' live values up to date, in batches: one
+    read of the store and at most one bulk update each. Return how many rows changed.
+
+    The copies serve what reads rows rather than sessions (the admin's sorting and
+    filters, a project's own queries); ``revoke_sessions --expired`` runs this, and
+    ``--inactive-for`` runs it on its candidates before deciding.
+    """
+    rows = queryset.using(_primary()).order_by("pk")
+    changed = 0
+
+    @sensitive_variables()
+    def refresh(page) -> list[DeviceSession]:
+        nonlocal changed
+        batch = list(page)
+        live = store.session_data([row.session_key for row in batch])
+        stale = [
+            row
+            for row in batch
+            if row.session_key in live and _apply_liveness(row, live[row.session_key])
+        ]
+        if stale:
+            DeviceSession.objects.using(_primary()).bulk_update(stale, LIVE_FIELDS)
+            changed += len(stale)
+        return batch
+
+    _for_each_batch(rows, batch_size or app_settings.REVOKE_BATCH_SIZE, refresh)
+    return changed
 
 
 def session_events(user, row: DeviceSession):
@@ -221,8 +290,10 @@ def admit(user, replacing_key: str | None) -> None:
     using = router.db_for_write(DeviceSession)
     type(user)._default_manager.using(using).select_for_update().filter(pk=user.pk).exists()
     rows = list(user_sessions(user).exclude(session_key=replacing_key or ""))
-    alive = store.alive_keys([row.session_key for row in rows])
-    working = [row for row in rows if row.session_key in alive]
+    live = store.session_data([row.session_key for row in rows])
+    working = [row for row in rows if row.session_key in live]
+    for row in working:
+        _apply_liveness(row, live[row.session_key])
     excess = len(working) - limit + 1
     if excess <= 0:
         return

@@ -13,7 +13,7 @@ slower but right; ``checks.py`` warns about engines the app does not know.
 import functools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import import_module
 
@@ -115,19 +115,36 @@ def alive_keys(session_keys: Sequence[str]) -> set[str]:
     """Which of these keys hold an unexpired session in the configured store: the sessions
     whose cookies still work, and those being signed in right now (saved with their user
     when their request ends). One query or one cache call on the fast path."""
+    return set(_read(session_keys, with_data=False))
+
+
+@sensitive_variables()
+def session_data(session_keys: Sequence[str]) -> dict[str, Mapping]:
+    """The stored data of those of these keys that hold an unexpired session, by key (the
+    same keys ``alive_keys`` finds; a session being signed in right now may still be
+    empty). One query or one cache call on the fast path: this is where lists read each
+    session's liveness (see ``models.live_values``)."""
+    return _read(session_keys, with_data=True)
+
+
+@sensitive_variables()
+def _read(session_keys: Sequence[str], *, with_data: bool) -> dict[str, Mapping]:
     if not session_keys:
-        return set()
+        return {}
     store_class = engine()
     base = _stock_base(store_class)
     try:
         if base is db_engine.SessionStore or base is cached_db_engine.SessionStore:
             # The database is the truth for both (cached_db writes it on every save).
-            return set(
-                store_class.get_model_class()
-                ._default_manager.using(router.db_for_write(store_class.get_model_class()))
-                .filter(session_key__in=list(session_keys), expire_date__gt=timezone.now())
-                .values_list("session_key", flat=True)
+            model = store_class.get_model_class()
+            found = model._default_manager.using(router.db_for_write(model)).filter(
+                session_key__in=list(session_keys), expire_date__gt=timezone.now()
             )
+            if not with_data:
+                return dict.fromkeys(found.values_list("session_key", flat=True), {})
+            decode = store_class().decode
+            pairs = found.values_list("session_key", "session_data")
+            return {key: decode(data) for key, data in pairs}
         if base is cache_engine.SessionStore:
             prefix = store_class.cache_key_prefix
             found = caches[settings.SESSION_CACHE_ALIAS].get_many(
@@ -136,8 +153,11 @@ def alive_keys(session_keys: Sequence[str]) -> set[str]:
             # Present counts, empty or not: a session being signed in right now is still
             # empty in the store until its request ends, and must be counted (the session
             # limit) and never pruned. Revoked ones are deleted, not emptied, here.
-            return {key.removeprefix(prefix) for key, data in found.items() if data is not None}
-        return {key for key in session_keys if SESSION_KEY in store_class(key).load()}
+            return {
+                key.removeprefix(prefix): data for key, data in found.items() if data is not None
+            }
+        loaded = ((key, store_class(key).load()) for key in session_keys)
+        return {key: data for key, data in loaded if SESSION_KEY in data}
     except Exception as exc:
         raise SessionStoreError(str(exc)) from exc
 

@@ -1,19 +1,24 @@
 """Keep each signed-in session's ``DeviceSession`` row in step with the session store:
 sign-in, adoption, touch, key changes, sign-out.
 
-The steady state costs nothing: the row's id and the time of its last update live in the
+The steady state costs nothing: the row's id and the time of the last touch live in the
 session data, which the request has already loaded, so deciding that nothing is due reads
 no database. Only sessions the request itself used are looked at (a view that never reads
 ``request.user`` or ``request.session`` gets no work and no query); such a request does not
 count as activity.
+
+Liveness lives in the session, not the row. A touch (at most once per
+``SESSIONS_MGMT_TOUCH_INTERVAL``) records the time, IP and expiry in the session's state,
+and lists read it back from the store in one round trip (``store.session_data``); the row
+keeps what the device said at sign-in, and its copies of the live fields are brought up to
+date in bulk (``services.refresh_rows``), never per request.
 
 Expiry. Installing the app must not change when sessions end. Django ends a session
 ``SESSION_COOKIE_AGE`` after its last save (or at the date a view gave ``set_expiry()``); the
 app's own bookkeeping saves would push that back on every touch. So the state remembers
 the moment the store is due to end the session (``"x"``), moved only when the *project*
 saves the session (a view changed it, ``set_expiry()``, or ``SESSION_SAVE_EVERY_REQUEST``),
-and the app's own saves keep it (``store.save_keeping_expiry``). The row's ``expires_at``
-follows it at sign-in, at each touch and whenever ``set_expiry()`` changes the kind of expiry.
+and the app's own saves keep it (``store.save_keeping_expiry``).
 """
 
 import time
@@ -224,27 +229,29 @@ def _touch(request: HttpRequest, state: dict, *, moved_key: bool) -> Work | None
             if not sliding:
                 return partial(_save, request, sliding, expiry)
         return None
-    return partial(_write_touch, request, state, now, expiry, sliding)
+    return partial(_write_touch, request, state, now, expiry, sliding, moved_key)
 
 
 def _write_touch(
-    request: HttpRequest, state: dict, now: float, expiry: float, sliding: bool
+    request: HttpRequest, state: dict, now: float, expiry: float, sliding: bool, moved_key: bool
 ) -> None:
+    """Record the activity in the session itself (time, IP, expiry), not in its row: lists
+    read it from the store (``services.list_devices``), so a touch costs the database
+    nothing beyond the session save and one read of the row by its primary key: a session
+    whose row has gone (revoked while this request ran, or deleted behind the app's back)
+    ends, so that no working session goes unlisted for longer than the touch interval. The
+    row is written only when the key moved (a view called ``cycle_key()``), so that it
+    still names the session."""
     session = request.session
-    ip, agent = client_ip(request), _agent(request)
-    moved = {"location": locate(ip)} if ip != state.get("ip", ip) else {}
-    found = DeviceSession.objects.filter(pk=state["id"]).update(
-        session_key=session.session_key,
-        last_active_at=timezone.now(),
-        ip=ip,
-        expires_at=datetime.fromtimestamp(expiry, tz=UTC),
-        **moved,
-    )
-    if not found:
+    row = DeviceSession.objects.filter(pk=state["id"])
+    if not (row.update(session_key=session.session_key) if moved_key else row.exists()):
         session.flush()
         return
+    ip, agent = client_ip(request), _agent(request)
     _remember(request, state, t=now, a=now, ip=ip, ua=agent, x=expiry, e=session.get(_EXPIRY))
     _save(request, sliding, expiry)
+    if SESSION_KEY not in session:  # ended by another request meanwhile
+        return
     changed_ip, changed_agent = ip != state.get("ip", ip), agent != state.get("ua", agent)
     if (changed_ip or changed_agent) and session_client_changed.has_listeners(DeviceSession):
         session_client_changed.send(

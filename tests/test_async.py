@@ -1,7 +1,7 @@
 """Issue 11 §6: under ASGI the middleware runs async — an async view's request stays on the
 event loop in the steady state (no thread hop, no query) — and tracking still works."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -66,7 +66,8 @@ def test_async_requests_touch_and_revocation_ends_them(user, sign_in):
     with time_machine.travel(later, tick=False):
         assert get(phone, "/awhoami/") == user.username  # a due touch, from an async view
     row = DeviceSession.objects.get(session_key=session_key_of(phone_client))
-    assert row.last_active_at == later
+    listed = {device["id"]: device for device in laptop.get("/me/sessions").json()}
+    assert datetime.fromisoformat(listed[str(row.public_id)]["lastActiveAt"]) == later
     row_id = row.public_id
     assert laptop.post(f"/accounts/devices/{row_id}/sign-out/").status_code == 302
     assert get(phone, "/awhoami/") == ""

@@ -1,9 +1,11 @@
 """Location, with the geo extra: resolved once, stored, shown; without it, absent."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.utils import timezone
 
 from sessions_mgmt import location
@@ -33,7 +35,7 @@ def test_locate(ip, expected):
     assert location.locate(ip) == expected
 
 
-def test_stored_at_sign_in_shown_and_updated_when_the_ip_changes(user, sign_in):
+def test_stored_at_sign_in_and_shown_from_the_session_when_the_ip_changes(user, sign_in):
     laptop = sign_in(user, REMOTE_ADDR="81.2.69.160")
     row = DeviceSession.objects.get(user=user)
     assert row.location == "United Kingdom"
@@ -41,6 +43,11 @@ def test_stored_at_sign_in_shown_and_updated_when_the_ip_changes(user, sign_in):
     assert laptop.get("/me/sessions").json()[0]["location"] == "United Kingdom"
     with time_machine.travel(timezone.now() + timedelta(minutes=2), tick=False):
         laptop.get("/whoami/", REMOTE_ADDR="8.8.8.8")
+    # Shown at once from the session's own IP; stored when the pruning job refreshes rows.
+    (listed,) = laptop.get("/me/sessions").json()
+    assert (listed["ip"], listed["location"]) == ("8.8.8.8", "United States")
+    assert "United States" in laptop.get(DEVICES_URL).content.decode()
+    call_command("revoke_sessions", "--expired", stdout=StringIO())
     row.refresh_from_db()
     assert (row.ip, row.location) == ("8.8.8.8", "United States")
 

@@ -1,10 +1,12 @@
 """Sign-in, key cycles, sign-out and adoption each leave exactly the right rows."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from io import StringIO
 
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -119,18 +121,33 @@ def test_a_session_whose_row_vanished_is_ended_at_the_next_touch(engine, user, s
     assert keys_of(user) == []
 
 
-def test_touch_updates_last_active_and_ip(engine, user, sign_in):
+def test_a_touch_is_listed_from_the_session_and_written_to_the_row_only_in_bulk(
+    engine, user, sign_in
+):
     laptop = sign_in(user, REMOTE_ADDR="192.0.2.1")
     row = DeviceSession.objects.get(user=user)
     later = timezone.now() + timedelta(minutes=5)
     with time_machine.travel(later, tick=False):
         laptop.get("/whoami/", REMOTE_ADDR="192.0.2.99")
-    row.refresh_from_db()
-    assert row.last_active_at == later
-    assert row.ip == "192.0.2.99"
-    # A touch is the app's bookkeeping: the session still ends when it would have.
+        (listed,) = laptop.get("/me/sessions", REMOTE_ADDR="192.0.2.99").json()
+    # The page, API and admin read the session: the touch's time and IP are shown...
+    assert datetime.fromisoformat(listed["lastActiveAt"]) == later
+    assert listed["ip"] == "192.0.2.99"
+    # ... and a touch is the app's bookkeeping: the session still ends when it would have.
     expected_expiry = row.created_at + timedelta(seconds=settings.SESSION_COOKIE_AGE)
-    assert abs(row.expires_at - expected_expiry) < timedelta(seconds=1)
+    assert abs(datetime.fromisoformat(listed["expiresAt"]) - expected_expiry) < timedelta(seconds=1)
+    # The touch wrote nothing to the row: its copy is as at sign-in...
+    copy = DeviceSession.objects.get(pk=row.pk)
+    assert (copy.last_active_at, copy.ip, copy.expires_at) == (
+        row.last_active_at,
+        "192.0.2.1",
+        row.expires_at,
+    )
+    # ... until the pruning job brings the copies up to date, in bulk.
+    call_command("revoke_sessions", "--expired", stdout=StringIO())
+    copy.refresh_from_db()
+    assert (copy.last_active_at, copy.ip) == (later, "192.0.2.99")
+    assert abs(copy.expires_at - expected_expiry) < timedelta(seconds=1)
 
 
 def test_password_changed_elsewhere_drops_the_stale_row(engine, user, sign_in, settings):

@@ -4,7 +4,9 @@
 Selectors combine: ``--user alice --inactive-for 30d`` ends alice's sessions idle for 30
 days. ``--expired`` prunes, among the selected rows (all rows when alone), only those whose
 session has expired or left the store. ``--all``, and ``--signed-in-before`` without
-``--user``, ask for confirmation unless ``--no-input``. A session adopted when the app was
+``--user``, ask for confirmation unless ``--no-input``. ``--expired`` also brings the
+remaining rows' copies of their sessions' activity up to date (``services.refresh_rows``):
+run it periodically (say hourly) as the pruning job. A session adopted when the app was
 installed counts as signed in at its adoption.
 Work is done in batches (``--batch-size``), so memory does not grow with the number of
 sessions; every ending goes through ``sessions_mgmt.services``.
@@ -113,7 +115,10 @@ class Command(BaseCommand):
             help="Prune rows whose session has expired or is gone from the session store.",
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="Print what would be ended; change nothing."
+            "--dry-run",
+            action="store_true",
+            help="Print what would be ended; end nothing (rows' copies of their sessions' "
+            "activity are still brought up to date).",
         )
         parser.add_argument(
             "--no-input",
@@ -153,6 +158,10 @@ class Command(BaseCommand):
             rows = rows.filter(user__in=self.find_users(users))
         if cutoff is not None:
             rows = rows.filter(last_active_at__lt=cutoff)
+            # A row's last activity is a copy (the session holds the truth, see
+            # services.refresh_rows) and never newer than it: bring the candidates' copies
+            # up to date, so that the filter, evaluated after, sees real activity.
+            self.refresh(rows, batch_size)
         if signed_in_before is not None:
             rows = rows.filter(created_at__lt=signed_in_before)
 
@@ -221,6 +230,9 @@ class Command(BaseCommand):
             ) from exc
         verb = "Would prune" if options["dry_run"] else "Pruned"
         self.stdout.write(f"{verb} {found:,} expired or vanished sessions.")
+        refreshed = self.refresh(rows, batch_size)
+        if refreshed:
+            self.stdout.write(f"Brought {refreshed:,} rows up to date with their sessions.")
         if not options["dry_run"]:
             scrubbed = services.scrub_history()
             if scrubbed:
@@ -228,6 +240,15 @@ class Command(BaseCommand):
                     f"Removed IP addresses and User-Agents from {scrubbed:,} events older than "
                     f"{app_settings.HISTORY_DAYS} days."
                 )
+
+    def refresh(self, rows, batch_size: int) -> int:
+        try:
+            return services.refresh_rows(rows, batch_size=batch_size)
+        except services.SessionStoreError as exc:
+            raise CommandError(
+                f"The session store failed while reading sessions' activity: {exc}. "
+                "This step ended no session; run the command again."
+            ) from exc
 
     def describe(self, rows, sessions: int, users: int) -> None:
         per_user = (
