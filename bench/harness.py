@@ -34,6 +34,8 @@ def setup_django(*, fast_hasher: bool = True) -> None:
         os.environ["SQLITE_PATH"] = os.path.join(tempfile.mkdtemp(), "bench.sqlite3")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + os.urandom(16).hex())
+    os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")  # the test client speaks HTTP
     os.environ.setdefault("CACHE_KEY_PREFIX", f"bench{os.getpid()}")
 
     import django
@@ -95,4 +97,12 @@ def report(title: str, rows: list[tuple]) -> None:
             "  "
             + "  ".join(str(cell).rjust(width) for cell, width in zip(row, widths, strict=False))
         )
+    sys.stdout.flush()
+
+
+def target(name: str, measured: str, goal: str, met: bool, cause: str = "") -> None:
+    """One line of the issue's targets: the figure beside its goal, met or missed (with
+    the cause when missed)."""
+    verdict = "met" if met else "MISSED" + (f" ({cause})" if cause else "")
+    print(f"  target: {name}: {measured} (goal {goal}): {verdict}")
     sys.stdout.flush()

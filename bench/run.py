@@ -17,13 +17,15 @@ ENGINE = "django.contrib.sessions.backends."
 SQLITE_DB = {}
 PG_DB = {"DATABASE_URL": PG}
 PG_REDIS = {"DATABASE_URL": PG, "REDIS_URL": REDIS, "SESSION_ENGINE": ENGINE + "cache"}
+PG_REDIS_CACHED_DB = {**PG_REDIS, "SESSION_ENGINE": ENGINE + "cached_db"}
 
 PLAN = [
     ("instructions.py", [SQLITE_DB]),
     ("request_overhead.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("asgi_overhead.py", [SQLITE_DB]),
     ("sign_in.py", [SQLITE_DB, PG_DB, PG_REDIS]),
-    ("devices_page.py", [SQLITE_DB]),
+    ("touch_writes.py", [PG_DB, PG_REDIS, PG_REDIS_CACHED_DB]),
+    ("devices_page.py", [SQLITE_DB, PG_REDIS]),
     ("revoke_others.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("revoke_command.py", [PG_DB]),
 ]
