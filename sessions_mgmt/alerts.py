@@ -8,13 +8,17 @@ no secret, and it works once (the session is gone afterwards). The very first de
 account gets no alert. ``SESSIONS_MGMT_NEW_DEVICE_ALERTS = False`` turns alerts off.
 """
 
+import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
 from django.template.loader import render_to_string
@@ -31,29 +35,82 @@ NOT_ME_SALT = "sessions_mgmt.not-me"
 NOT_ME_MAX_AGE = timedelta(days=7)
 
 
-def check_new_device(request: HttpRequest, row: DeviceSession) -> bool:
-    """Remember this kind of device for the user; alert them if it is new. One query when
-    the device is known, so a usual sign-in stays cheap."""
-    if not app_settings.NEW_DEVICE_ALERTS:
+#: How long a kind of device counts as seen without asking the database again: its
+#: ``last_seen_at`` is written at most once a day per kind, not at every sign-in.
+SEEN_FOR = timedelta(days=1)
+
+
+def _seen_marker(row: DeviceSession) -> str:
+    """The cache key that says this user used this kind of device within ``SEEN_FOR``."""
+    kind = f"{row.user_id}|{row.browser}|{row.os}|{row.device_type}"
+    return "sessions_mgmt:seen:" + hashlib.sha256(kind.encode()).hexdigest()[:32]
+
+
+def _cache():
+    return caches[DEFAULT_CACHE_ALIAS]
+
+
+def _seen_recently(row: DeviceSession) -> bool:
+    try:
+        return _cache().get(_seen_marker(row)) is not None
+    except Exception as exc:  # a cache that is down costs a query, never the sign-in
+        logger.warning("Could not read the known-device marker: %r", exc)
         return False
+
+
+def _mark_seen(row: DeviceSession) -> None:
+    try:
+        _cache().set(_seen_marker(row), 1, timeout=int(SEEN_FOR.total_seconds()))
+    except Exception as exc:
+        logger.warning("Could not write the known-device marker: %r", exc)
+
+
+def forget_device(row: DeviceSession) -> None:
+    """Forget this kind of device for the row's user (the "This wasn't me" link), so that
+    the next sign-in from it is new again."""
+    KnownDevice.objects.filter(
+        user_id=row.user_id, browser=row.browser, os=row.os, device_type=row.device_type
+    ).delete()
+    try:
+        _cache().delete(_seen_marker(row))
+    except Exception as exc:
+        logger.error("Could not clear the known-device marker: %r", exc)
+        raise
+
+
+def check_new_device(request: HttpRequest, row: DeviceSession) -> Callable[[], None] | None:
+    """Remember this kind of device for the user, and say what to do once the sign-in has
+    committed: remember it in the cache, and alert the user if it is new. Call it inside
+    the sign-in's transaction and the returned function after it commits: a sign-in that
+    rolls back sends nothing, and the database is not held while the mail server answers.
+
+    A kind used within the last day costs one cache read and no query (the default cache
+    remembers it); otherwise its ``last_seen_at`` is written, so at most once a day.
+    """
+    if not app_settings.NEW_DEVICE_ALERTS or _seen_recently(row):
+        return None
     kind = {"user_id": row.user_id, "browser": row.browser, "os": row.os}
     kind["device_type"] = row.device_type
     cutoff = timezone.now() - timedelta(days=app_settings.NEW_DEVICE_WINDOW)
     if KnownDevice.objects.filter(**kind, last_seen_at__gte=cutoff).update(
         last_seen_at=timezone.now()
     ):
-        return False
+        return partial(_mark_seen, row)
     first_device = not KnownDevice.objects.filter(user_id=row.user_id).exists()
     KnownDevice.objects.update_or_create(**kind, defaults={"last_seen_at": timezone.now()})
     if first_device:
-        return False
+        return partial(_mark_seen, row)
+    return partial(_alert, request, row)
+
+
+def _alert(request: HttpRequest, row: DeviceSession) -> None:
+    _mark_seen(row)
     try:
         send_alert(request, row)
     except Exception:  # a mail server that is down must not stop the sign-in
         logger.exception("Could not send the new-device alert for session %s", row.public_id)
-        return False
+        return
     history.alert_sent(row)
-    return True
 
 
 def not_me_token(row: DeviceSession) -> str:

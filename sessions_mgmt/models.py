@@ -47,6 +47,14 @@ def read_state(session) -> dict | None:
     return state
 
 
+def clear_state(session) -> None:
+    """Remove the tracking state from a session (a new sign-in starts without one)."""
+    if STATE_KEY in session:
+        del session[STATE_KEY]
+    if LEGACY_STATE_KEY in session:
+        del session[LEGACY_STATE_KEY]
+
+
 def write_state(session, state: dict) -> None:
     """Store ``state`` in the session (which marks it modified), as ``read_state`` reads;
     a legacy dict, if any, goes."""
@@ -109,14 +117,18 @@ class DeviceSession(models.Model):
         BOT = BOT, _("Bot")
         OTHER = OTHER, _("Other")
 
+    # Indexed by ``sessions_mg_user_active`` (user first), so no index of its own.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="device_sessions",
         verbose_name=_("user"),
+        db_index=False,
     )
-    # The key in the session store: a bearer credential, never shown anywhere.
-    session_key = models.CharField(_("session key"), max_length=40, unique=True, editable=False)
+    # The key in the session store: a bearer credential, never shown anywhere. Unique by a
+    # constraint, not ``unique=True``, which on PostgreSQL adds a second (LIKE) index that
+    # nothing uses: every index is paid for at every sign-in.
+    session_key = models.CharField(_("session key"), max_length=40, editable=False)
     # What URLs, HTML and JSON show instead: random, so it reveals neither key nor count.
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     user_agent = models.CharField(_("user agent"), max_length=USER_AGENT_MAX_LENGTH, blank=True)
@@ -134,7 +146,8 @@ class DeviceSession(models.Model):
     first_location = models.CharField(_("location at sign-in"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("signed in"), default=timezone.now)
     last_active_at = models.DateTimeField(_("last active"), default=timezone.now)
-    expires_at = models.DateTimeField(_("expires"), db_index=True)
+    # A copy (the session's own expiry decides), so not indexed.
+    expires_at = models.DateTimeField(_("expires"))
 
     objects = DeviceSessionQuerySet.as_manager()
 
@@ -143,6 +156,9 @@ class DeviceSession(models.Model):
         verbose_name_plural = _("device sessions")
         ordering = ["-last_active_at"]
         indexes = [models.Index(fields=["user", "-last_active_at"], name="sessions_mg_user_active")]
+        constraints = [
+            models.UniqueConstraint(fields=["session_key"], name="sessions_mgmt_session_key")
+        ]
 
     def __str__(self) -> str:
         return self.device_name or str(self.public_id)
@@ -218,11 +234,13 @@ class SessionEvent(models.Model):
         NOT_ME = "not_me", _("reported as not me")
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    # Indexed by ``sessions_mg_event_user_at`` (user first), so no index of its own.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="session_events",
         verbose_name=_("user"),
+        db_index=False,
     )
     type = models.CharField(_("type"), max_length=20, choices=Type.choices)
     at = models.DateTimeField(_("at"), default=timezone.now)
@@ -244,13 +262,21 @@ class SessionEvent(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("by staff member"),
+        db_index=False,  # a partial index instead: most events have no actor
     )
 
     class Meta:
         verbose_name = _("session event")
         verbose_name_plural = _("session events")
         ordering = ["-at", "-pk"]
-        indexes = [models.Index(fields=["user", "-at", "-id"], name="sessions_mg_event_user_at")]
+        indexes = [
+            models.Index(fields=["user", "-at", "-id"], name="sessions_mg_event_user_at"),
+            models.Index(
+                fields=["actor"],
+                condition=models.Q(actor__isnull=False),
+                name="sessions_mg_event_actor",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_type_display()} · {self.at:%Y-%m-%d %H:%M}"

@@ -35,7 +35,7 @@ def track_sign_in(sender, request, user, **kwargs) -> None:
     try:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             services.admit(user, replacing)
-            start_tracking(request, user)
+            start_tracking(request, user, defer=False)  # counted and written together
     except services.SessionLimitReached as refused:
         request.session.flush()
         request.user = AnonymousUser()

@@ -18,10 +18,10 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import history, store
+from . import alerts, history, store
 from .conf import app_settings
 from .location import locate
-from .models import DeviceSession, DeviceSessionQuerySet, KnownDevice, live_values
+from .models import DeviceSession, DeviceSessionQuerySet, live_values
 from .signals import session_revoked
 from .store import SessionStoreError as SessionStoreError  # raised through services
 
@@ -406,9 +406,7 @@ def not_me(row: DeviceSession) -> int:
     with transaction.atomic(using=router.db_for_write(DeviceSession)):
         history.not_me(row)
         ended = end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=NOT_ME)
-        KnownDevice.objects.filter(
-            user_id=row.user_id, browser=row.browser, os=row.os, device_type=row.device_type
-        ).delete()
+        alerts.forget_device(row)
     return ended
 
 

@@ -43,7 +43,7 @@ from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
 from .location import locate
-from .models import DeviceSession, read_state, write_state
+from .models import DeviceSession, clear_state, read_state, write_state
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
@@ -55,6 +55,8 @@ Work = Callable[[], None]
 _TRACKED_KEY_ATTR = "_sessions_mgmt_key"
 # Request attribute: set when the session signed in during this request.
 _SIGNED_IN_ATTR = "_sessions_mgmt_signed_in"
+# Request attribute: the row of this request's sign-in, built but not yet written.
+_NEW_ROW_ATTR = "_sessions_mgmt_new_row"
 # Request attribute: the key whose row was already dropped in this request.
 _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
 #: Request attribute: set by views whose errors must be JSON (the API); the middleware
@@ -93,7 +95,7 @@ def _new_state(request: HttpRequest, row: DeviceSession) -> dict:
         "a": now,
         "ip": row.ip,
         "ua": _agent(request),
-        "x": session.get_expiry_date().timestamp(),
+        "x": row.expires_at.timestamp(),
         "e": session.get(_EXPIRY),
     }
 
@@ -104,37 +106,57 @@ def _started(request: HttpRequest, row: DeviceSession) -> None:
 
 
 @sensitive_variables()
-def start_tracking(request: HttpRequest, user) -> DeviceSession:
-    """Create the row of a session that has just signed in (called from ``user_logged_in``).
+def start_tracking(request: HttpRequest, user, *, defer: bool = True) -> DeviceSession:
+    """Begin the row of a session that has just signed in (called from ``user_logged_in``).
 
     ``login()`` has already replaced the session key, except when the same user signs in
-    again, where it is replaced here; the row of the key the browser came with, if any, is
-    dropped: that sign-in is over.
+    again, where it is replaced here; the row of a signed-in key the browser came with, if
+    any, is dropped: that sign-in is over.
+
+    When the middleware handles the request and ``defer`` holds, the row is only built
+    here: it is written at the end of the request, in the transaction that saves the
+    session (``_commit_new_sign_in``), so a sign-in commits no more often than Django's
+    own. Otherwise (a session limit to hold, which must count and insert in one
+    transaction; ``login()`` outside the middleware, as the test client's) it is written
+    now.
     """
     session = request.session
-    if session.session_key is None:  # login() flushed another user's session: make a key
+    flushed = session.session_key is None
+    if flushed:  # login() flushed another user's session: make a key
         session.save()
     old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    tracked = flushed or read_state(session) is not None  # the old key had a row
     if old_key and old_key == session.session_key:
         # Django's login() keeps the key when the same user signs in again in the same
         # browser: a copied cookie would survive the sign-in, and even share its fresh
         # "Confirm it's you" window (ASVS 4.0.3 V3.2.1). Every sign-in gets a new key.
         forget(request, old_key)
         session.cycle_key()
-    elif old_key:
+    elif old_key and tracked:
         forget(request, old_key)
-    elif read_state(session) is not None:  # signed in again without a cookie: a fresh row
+    elif not old_key and tracked and not flushed:  # signed in again without a cookie
         forget(request, session.session_key)
-    row = DeviceSession.objects.create(
-        user=user, session_key=session.session_key, **_device_fields(request)
-    )
-    history.signed_in(row)
-    _remember(request, _new_state(request, row))
+    clear_state(session)
+    row = DeviceSession(user=user, session_key=session.session_key, **_device_fields(request))
     mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
-    _started(request, row)
-    check_new_device(request, row)
+    if defer and current_request() is request:
+        setattr(request, _NEW_ROW_ATTR, row)
+        return row
+    row.save(force_insert=True)
+    _record_sign_in(request, row)
     return row
+
+
+def _record_sign_in(request: HttpRequest, row: DeviceSession) -> None:
+    """What follows a new row: its history event, its state in the session, the
+    ``session_started`` signal and the new-device check."""
+    history.signed_in(row)
+    _remember(request, _new_state(request, row))
+    _started(request, row)
+    after = check_new_device(request, row)
+    if after is not None:
+        after()
 
 
 def _device_fields(request: HttpRequest) -> dict:
@@ -179,6 +201,13 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
     key = session.session_key
     if key is None or SESSION_KEY not in session:
         return _forget_if_flushed(request, session)
+    new_row = getattr(request, _NEW_ROW_ATTR, None)
+    if new_row is not None:
+        if response is not None and response.status_code >= 500:
+            # Django saves nothing and sends no cookie: the new key, never delivered, goes.
+            delivered = key == request.COOKIES.get(app_settings.SESSION_COOKIE_NAME)
+            return None if delivered else partial(store.delete_keys, [key])
+        return partial(_commit_new_sign_in, request, response, new_row)
     state = read_state(session)
     if state is None:
         return partial(_adopt, request)
@@ -308,6 +337,47 @@ def save_changes(request: HttpRequest) -> bool:
 
 
 @sensitive_variables()
+def _commit_new_sign_in(
+    request: HttpRequest, response: HttpResponse | None, row: DeviceSession
+) -> None:
+    """Write a new sign-in's row, its history event and its state in the transaction that
+    saves the session: a sign-in commits once, as in plain Django, and on database engines
+    the four extra statements are the two INSERTs and the savepoint Django's session save
+    takes inside our transaction (docs/PERFORMANCE.md). A kind of device seen within a day
+    costs no query (``check_new_device``); a new one's alert is sent after the commit.
+
+    No row lock is needed: until this commits, no revoke can see the row, and the session
+    is saved signed in only together with it; a revoke running meanwhile leaves it alone
+    (it is a sign-in after the revoke), so it survives, listed and working.
+
+    The login view may have called ``set_expiry()`` after ``login()`` ("remember me"): the
+    row and the state take the expiry the session is saved with now. When SessionMiddleware
+    saves the session itself (``SESSION_SAVE_EVERY_REQUEST``, or a view that calls
+    ``sync()`` before the response exists), only the row and its state are written here.
+    """
+    session = request.session
+    delattr(request, _NEW_ROW_ATTR)
+    row.session_key, row.expires_at = session.session_key, session.get_expiry_date()
+    saves_now = response is not None and not settings.SESSION_SAVE_EVERY_REQUEST
+    try:
+        with transaction.atomic(using=router.db_for_write(DeviceSession)):
+            row.save(force_insert=True)
+            history.signed_in(row)
+            after = check_new_device(request, row)
+            _remember(request, _new_state(request, row))
+            if saves_now:
+                session.save()
+    except UpdateError:  # the new session was deleted meanwhile: not signed in
+        session.flush()
+        return
+    _started(request, row)
+    if after is not None:  # committed: remember the device, send the alert
+        after()
+    if saves_now:
+        _send_cookie(request, response)
+
+
+@sensitive_variables()
 def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: dict) -> None:
     """Save a new sign-in's session while its row is locked.
 
@@ -340,7 +410,14 @@ def _commit_sign_in(request: HttpRequest, response: HttpResponse | None, state: 
     if not alive:
         session.flush()
         return
-    session.modified = False  # saved: SessionMiddleware has nothing left to do but Vary
+    _send_cookie(request, response)
+
+
+def _send_cookie(request: HttpRequest, response: HttpResponse) -> None:
+    """After saving the session ourselves: set its cookie as SessionMiddleware would have,
+    and leave SessionMiddleware nothing to do but ``Vary``."""
+    session = request.session
+    session.modified = False
     if session.get_expire_at_browser_close():
         max_age = expires = None
     else:
@@ -395,6 +472,8 @@ def _adopt(request: HttpRequest) -> None:
         session_key=request.session.session_key,
         defaults={"user": user, **_device_fields(request)},
     )
+    if not created:  # its expiry restarts, as the session's does
+        row.expires_at = request.session.get_expiry_date()
     _remember(request, _new_state(request, row))
     if created:
         _started(request, row)
