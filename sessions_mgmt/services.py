@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from . import alerts, history, store
 from .conf import app_settings
 from .location import locate
-from .models import DeviceSession, DeviceSessionQuerySet, live_values
+from .models import DeviceSession, DeviceSessionQuerySet, SessionEvent, live_values
 from .signals import session_revoked
 from .store import SessionStoreError as SessionStoreError  # raised through services
 
@@ -451,6 +451,90 @@ def end_sessions(
         return batch
 
     return _for_each_batch(rows, batch_size or app_settings.REVOKE_BATCH_SIZE, end)
+
+
+@sensitive_variables()
+def end_all_sessions(
+    *,
+    reason: str = COMMAND,
+    batch_size: int | None = None,
+    on_batch: Callable[[list[Row]], None] | None = None,
+) -> int:
+    """End every tracked session (``revoke_sessions --all``); return the count.
+
+    On PostgreSQL with the ``db`` engine each batch is one statement, run by the server:
+    it locks the batch's rows (``FOR UPDATE``, as ``end_sessions`` does, so a sign-in's
+    row is either in it or committed after it), deletes them and their sessions by key,
+    and writes their history events; the rows come back only for the count, the log and
+    ``session_revoked``. Elsewhere it is ``end_sessions`` over every row.
+    """
+    using = _primary()
+    sessions = store.session_table(using)
+    if connections[using].vendor != "postgresql" or sessions is None:
+        return end_sessions(
+            DeviceSession.objects.all(), reason=reason, batch_size=batch_size, on_batch=on_batch
+        )
+    statement = _end_batch_sql(connections[using], *sessions)
+    size = batch_size or app_settings.REVOKE_BATCH_SIZE
+    done, last_pk = 0, 0
+    while True:
+        with transaction.atomic(using=using), connections[using].cursor() as cursor:
+            cursor.execute(statement, [last_pk, size, reason])
+            batch = [Row(*row) for row in cursor.fetchall()]
+        if batch:
+            done += len(batch)
+            last_pk = batch[-1].pk
+            _announce(batch, reason)
+            if on_batch is not None:
+                on_batch(batch)
+        if len(batch) < size:
+            return done
+
+
+def _end_batch_sql(connection, session_table: str, key_column: str) -> str:
+    """The one statement that ends a batch server-side (see ``end_all_sessions``)."""
+    quote = connection.ops.quote_name
+    device, event = quote(DeviceSession._meta.db_table), quote(SessionEvent._meta.db_table)
+    names = {"pk": DeviceSession._meta.pk.name, "user_id": "user"}
+    row_columns = ", ".join(
+        quote(DeviceSession._meta.get_field(names.get(f, f)).column) for f in _ROW_FIELDS
+    )
+    column = {f: quote(SessionEvent._meta.get_field(f).column) for f in _EVENT_FIELDS}
+    return f"""
+        WITH batch AS (
+            SELECT {row_columns} FROM {device} WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE
+        ), rows_gone AS (
+            DELETE FROM {device} d USING batch b WHERE d.id = b.id
+        ), sessions_gone AS (
+            DELETE FROM {quote(session_table)} s USING batch b
+            WHERE s.{quote(key_column)} = b.session_key
+        ), logged AS (
+            INSERT INTO {event} ({", ".join(column.values())})
+            SELECT gen_random_uuid(), user_id, '{SessionEvent.Type.REVOKED}', now(),
+                public_id, browser, os, device_type, ip, location, '', %s, '', '', ''
+            FROM batch
+        )
+        SELECT * FROM batch ORDER BY id"""
+
+
+#: The history columns ``_end_batch_sql`` fills, in its order.
+_EVENT_FIELDS = (
+    "public_id",
+    "user",
+    "type",
+    "at",
+    "session_id",
+    "browser",
+    "os",
+    "device_type",
+    "ip",
+    "location",
+    "user_agent",
+    "reason",
+    "by_browser",
+    "by_os",
+    "by_device_type",
+)
 
 
 @sensitive_variables()

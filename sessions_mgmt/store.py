@@ -162,6 +162,21 @@ def _read(session_keys: Sequence[str], *, with_data: bool) -> dict[str, Mapping]
         raise SessionStoreError(str(exc)) from exc
 
 
+def session_table(using: str) -> tuple[str, str] | None:
+    """The table and key column of the session store, when it is Django's ``db`` engine
+    (or a subclass that changes none of the methods the fast path stands in for) on the
+    database ``using``: then ending a session is deleting its row there, and a statement
+    may do it server-side. None for every other engine (``cached_db`` keeps sessions in
+    a cache too, whose entries only the app server can end)."""
+    store_class = engine()
+    if _stock_base(store_class) is not db_engine.SessionStore:
+        return None
+    model = store_class.get_model_class()
+    if router.db_for_write(model) != using:
+        return None
+    return model._meta.db_table, model._meta.get_field("session_key").column
+
+
 @sensitive_variables()
 def _cache_keys(store_class: type, session_keys: Sequence[str]) -> list[str]:
     prefix = store_class.cache_key_prefix

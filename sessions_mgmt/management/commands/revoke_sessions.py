@@ -207,9 +207,12 @@ class Command(BaseCommand):
 
         progress = Progress(self.stderr, sessions)
         try:
-            done = services.end_sessions(
-                rows, reason=services.COMMAND, batch_size=batch_size, on_batch=progress
-            )
+            if options["all"] and not (options["inactive_for"] or options["signed_in_before"]):
+                done = services.end_all_sessions(batch_size=batch_size, on_batch=progress)
+            else:
+                done = services.end_sessions(
+                    rows, reason=services.COMMAND, batch_size=batch_size, on_batch=progress
+                )
         except services.SessionStoreError as exc:
             raise CommandError(
                 f"The session store failed after {progress.done:,} sessions were ended: {exc}. "
