@@ -56,7 +56,8 @@ with connection.cursor() as cursor:
         ('10.' || (g %% 250) || '.' || (g / 250 %% 250) || '.' || (g / 62500 %% 250))::inet,
         'Berlin, Germany',
         ('10.' || (g %% 250) || '.' || (g / 250 %% 250) || '.' || (g / 62500 %% 250))::inet,
-        'Berlin, Germany', now() - (g %% 1000) * interval '1 minute', now(),
+        'Berlin, Germany', now() - (g %% 1000) * interval '1 minute',
+        now() - g * interval '1 millisecond',
         now() + interval '14 days'
         FROM generate_series(1, %s) g""",
         [first_user, users, UA, ROWS],

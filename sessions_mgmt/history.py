@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db import router
+from django.db import connections, router
 from django.utils import timezone
 
 from .conf import app_settings
@@ -55,21 +55,68 @@ def signed_out(rows: Iterable[DeviceSession]) -> None:
 
 def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=None) -> None:
     """Sessions ended through services: ``revoked`` with the reason, or ``expired`` with
-    what ended it; ``by`` is the device that did it, ``actor`` the staff member."""
+    what ended it; ``by`` is the device that did it, ``actor`` the staff member.
+
+    Call it before the rows are deleted: on PostgreSQL the events are copied from them by
+    one ``INSERT … SELECT`` (no Python object per event: ending 10,000 sessions used to
+    spend most of its time building them); elsewhere they are built and bulk-inserted.
+    """
     if reason == _USER_DELETED:  # the user, and with it their history, is going
         return
     expired = reason == _EXPIRED_REASON
-    SessionEvent.objects.using(router.db_for_write(SessionEvent)).bulk_create(
-        SessionEvent(
-            user_id=row.user_id,
-            type=Type.EXPIRED if expired else Type.REVOKED,
-            reason=(detail or "") if expired else reason,
-            actor_id=getattr(actor, "pk", None),
-            **_device(row),
-            **_by(by),
-        )
-        for row in rows
+    fields = {
+        "type": Type.EXPIRED if expired else Type.REVOKED,
+        "reason": (detail or "") if expired else reason,
+        "actor_id": getattr(actor, "pk", None),
+        "user_agent": "",  # kept for sign-ins only
+        "by_browser": "",
+        "by_os": "",
+        "by_device_type": "",
+        **_by(by),
+    }
+    using = router.db_for_write(SessionEvent)
+    connection = connections[using]
+    if connection.vendor == "postgresql" and router.db_for_write(DeviceSession) == using:
+        _copy_from_rows(connection, [row.pk for row in rows], fields)
+        return
+    SessionEvent.objects.using(using).bulk_create(
+        SessionEvent(user_id=row.user_id, **fields, **_device(row)) for row in rows
     )
+
+
+def _copy_from_rows(connection, pks: list, fields: dict) -> None:
+    """``INSERT INTO`` the history ``SELECT`` from the device rows ``pks`` (PostgreSQL)."""
+    quote = connection.ops.quote_name
+    event, device = SessionEvent._meta, DeviceSession._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    copied = ("browser", "os", "device_type", "ip", "location")
+    given = list(fields)
+    targets = [
+        column(event, "public_id"),
+        column(event, "user"),
+        column(event, "at"),
+        column(event, "session_id"),
+        *(column(event, name) for name in copied),
+        *(quote(event.get_field(name.removesuffix("_id")).column) for name in given),
+    ]
+    sources = [
+        "gen_random_uuid()",
+        column(device, "user"),
+        "%s",
+        column(device, "public_id"),
+        *(column(device, name) for name in copied),
+        *(["%s"] * len(given)),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(event.db_table)} ({', '.join(targets)}) "
+            f"SELECT {', '.join(sources)} FROM {quote(device.db_table)} "
+            f"WHERE {quote(device.pk.column)} = ANY(%s)",
+            [timezone.now(), *fields.values(), pks],
+        )
 
 
 def password_changed(user, by: DeviceSession | None = None) -> None:

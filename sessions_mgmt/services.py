@@ -393,8 +393,8 @@ def end_rows(rows: Sequence[Row], *, reason: str = DELETED, detail: str | None =
     """End these sessions: rows and store keys, and their events, in one transaction."""
     if rows:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
+            history.ended(rows, reason, detail)  # first: on PostgreSQL it reads the rows
             _delete(rows)
-            history.ended(rows, reason, detail)
         _announce(rows, reason, detail)
     return len(rows)
 
@@ -442,8 +442,8 @@ def end_sessions(
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             batch = [Row(*row) for row in page]
             if batch:
+                history.ended(batch, reason, detail, by=by, actor=actor)  # reads the rows
                 _delete(batch)
-                history.ended(batch, reason, detail, by=by, actor=actor)
         if batch:
             _announce(batch, reason, detail)
             if on_batch is not None:
@@ -458,40 +458,58 @@ def end_all_sessions(
     *,
     reason: str = COMMAND,
     batch_size: int | None = None,
-    on_batch: Callable[[list[Row]], None] | None = None,
+    on_batch: Callable[[int, set], None] | None = None,
 ) -> int:
     """End every tracked session (``revoke_sessions --all``); return the count.
+    ``on_batch(count, user_ids)`` follows each batch, for progress reports.
 
     On PostgreSQL with the ``db`` engine each batch is one statement, run by the server:
     it locks the batch's rows (``FOR UPDATE``, as ``end_sessions`` does, so a sign-in's
     row is either in it or committed after it), deletes them and their sessions by key,
-    and writes their history events; the rows come back only for the count, the log and
-    ``session_revoked``. Elsewhere it is ``end_sessions`` over every row.
+    and writes their history events. Only a summary comes back (count, last id, users, a
+    few public ids for the log), unless ``session_revoked`` has receivers, which get the
+    rows. Elsewhere it is ``end_sessions`` over every row.
     """
     using = _primary()
     sessions = store.session_table(using)
     if connections[using].vendor != "postgresql" or sessions is None:
         return end_sessions(
-            DeviceSession.objects.all(), reason=reason, batch_size=batch_size, on_batch=on_batch
+            DeviceSession.objects.all(),
+            reason=reason,
+            batch_size=batch_size,
+            on_batch=on_batch
+            and (lambda batch: on_batch(len(batch), {row.user_id for row in batch})),
         )
-    statement = _end_batch_sql(connections[using], *sessions)
+    with_rows = session_revoked.has_listeners(DeviceSession)
+    statement = _end_batch_sql(connections[using], *sessions, with_rows=with_rows)
     size = batch_size or app_settings.REVOKE_BATCH_SIZE
     done, last_pk = 0, 0
     while True:
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
-            cursor.execute(statement, [last_pk, size, reason])
-            batch = [Row(*row) for row in cursor.fetchall()]
-        if batch:
-            done += len(batch)
-            last_pk = batch[-1].pk
-            _announce(batch, reason)
+            cursor.execute(statement, [last_pk, size, timezone.now(), reason])
+            if with_rows:
+                batch = [Row(*row) for row in cursor.fetchall()]
+                count, user_ids = len(batch), {row.user_id for row in batch}
+                last = batch[-1].pk if batch else None
+            else:
+                count, last, users, public_ids = cursor.fetchone()
+                user_ids = set(users or ())
+        if count:
+            done += count
+            last_pk = last
+            if with_rows:
+                _announce(batch, reason)
+            else:
+                logger.info(
+                    "Ended %d session(s), reason %s: %s …", count, reason, ", ".join(public_ids)
+                )
             if on_batch is not None:
-                on_batch(batch)
-        if len(batch) < size:
+                on_batch(count, user_ids)
+        if count < size:
             return done
 
 
-def _end_batch_sql(connection, session_table: str, key_column: str) -> str:
+def _end_batch_sql(connection, session_table: str, key_column: str, *, with_rows: bool) -> str:
     """The one statement that ends a batch server-side (see ``end_all_sessions``)."""
     quote = connection.ops.quote_name
     device, event = quote(DeviceSession._meta.db_table), quote(SessionEvent._meta.db_table)
@@ -500,6 +518,12 @@ def _end_batch_sql(connection, session_table: str, key_column: str) -> str:
         quote(DeviceSession._meta.get_field(names.get(f, f)).column) for f in _ROW_FIELDS
     )
     column = {f: quote(SessionEvent._meta.get_field(f).column) for f in _EVENT_FIELDS}
+    result = (
+        "SELECT * FROM batch ORDER BY id"
+        if with_rows
+        else "SELECT count(*), max(id), array_agg(DISTINCT user_id), "
+        "(array_agg(public_id::text ORDER BY id))[1:10] FROM batch"
+    )
     return f"""
         WITH batch AS (
             SELECT {row_columns} FROM {device} WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE
@@ -510,11 +534,11 @@ def _end_batch_sql(connection, session_table: str, key_column: str) -> str:
             WHERE s.{quote(key_column)} = b.session_key
         ), logged AS (
             INSERT INTO {event} ({", ".join(column.values())})
-            SELECT gen_random_uuid(), user_id, '{SessionEvent.Type.REVOKED}', now(),
+            SELECT gen_random_uuid(), user_id, '{SessionEvent.Type.REVOKED}', %s,
                 public_id, browser, os, device_type, ip, location, '', %s, '', '', ''
             FROM batch
         )
-        SELECT * FROM batch ORDER BY id"""
+        {result}"""
 
 
 #: The history columns ``_end_batch_sql`` fills, in its order.

@@ -78,8 +78,11 @@ class Progress:
         self.last = time.monotonic()
 
     def __call__(self, batch: list[services.Row]) -> None:
-        self.done += len(batch)
-        self.users.update(row.user_id for row in batch)
+        self.add(len(batch), {row.user_id for row in batch})
+
+    def add(self, count: int, user_ids: set) -> None:
+        self.done += count
+        self.users.update(user_ids)
         if time.monotonic() - self.last >= PROGRESS_EVERY:
             self.last = time.monotonic()
             self.stream.write(f"  {self.done:,} of {self.expected:,} sessions revoked…")
@@ -208,7 +211,7 @@ class Command(BaseCommand):
         progress = Progress(self.stderr, sessions)
         try:
             if options["all"] and not (options["inactive_for"] or options["signed_in_before"]):
-                done = services.end_all_sessions(batch_size=batch_size, on_batch=progress)
+                done = services.end_all_sessions(batch_size=batch_size, on_batch=progress.add)
             else:
                 done = services.end_sessions(
                     rows, reason=services.COMMAND, batch_size=batch_size, on_batch=progress
