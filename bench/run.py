@@ -28,6 +28,8 @@ PLAN = [
     ("devices_page.py", [SQLITE_DB, PG_REDIS]),
     ("revoke_others.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("revoke_command.py", [PG_DB]),
+    ("servers.py", [PG_REDIS]),
+    ("capacity.py", [PG_DB]),
 ]
 
 print(f"# sessions_mgmt benchmarks (BENCH={os.environ.get('BENCH', 'quick')})")

@@ -13,3 +13,8 @@ SECURE_SSL_REDIRECT = False
 ROOT_URLCONF = "server_urls"
 if os.environ.get("BENCH_WITH_APP", "1") == "0":
     MIDDLEWARE = [m for m in MIDDLEWARE if m != "sessions_mgmt.middleware.DeviceSessionMiddleware"]
+if os.environ.get("BENCH_WITH_APP") == "passthru":  # the middleware's place, doing nothing
+    MIDDLEWARE = [
+        "server_urls.PassThrough" if m == "sessions_mgmt.middleware.DeviceSessionMiddleware" else m
+        for m in MIDDLEWARE
+    ]

@@ -11,3 +11,11 @@ def whoami(request):
 
 
 urlpatterns = [path("whoami/", whoami), *demo_urlpatterns]
+
+
+class PassThrough:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)

@@ -20,11 +20,10 @@ round a bound on requests.
 import http.client
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from harness import ROOT, quick, report, setup_django, target
@@ -41,11 +40,11 @@ from seed import seed_sessions  # noqa: E402
 
 from sessions_mgmt.models import DeviceSession  # noqa: E402
 from tests.http import Browser  # noqa: E402
-from tests.servers import free_port, wait_until_up  # noqa: E402
+from tests.servers import demo_servers  # noqa: E402
 
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 PASSWORD = "bench-password"
-ROUNDS = 6 if quick() else 12
+ROUNDS = 8 if quick() else 16
 ROUND_SECONDS = 3.0 if quick() else 6.0
 THREADS = 8
 MAX_REQUESTS_PER_ROUND = 20_000
@@ -54,40 +53,15 @@ REVOKED_SESSIONS = 10_000
 COOKIE = settings.SESSION_COOKIE_NAME
 
 
-def start_pair(with_app: bool, logs: Path) -> tuple[list[str], list[subprocess.Popen]]:
-    env = {
-        **os.environ,
+def pair_env(with_app: bool) -> dict:
+    """The environment of one pair of servers: the bench's database, Redis and key prefix
+    (from this process), with or without the app's middleware."""
+    return {
         "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}",
         "DJANGO_SETTINGS_MODULE": "server_settings",
         "DATABASE_CONN_MAX_AGE": "60",
-        "BENCH_WITH_APP": "1" if with_app else "0",
+        "BENCH_WITH_APP": os.environ.get("BENCH_APP_MODE", "1") if with_app else "0",
     }
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    urls, processes = [], []
-    for _ in range(2):
-        port = free_port()
-        processes.append(
-            subprocess.Popen(
-                [
-                    gunicorn,
-                    "config.wsgi",
-                    f"--bind=127.0.0.1:{port}",
-                    "--workers=2",
-                    "--threads=4",
-                    "--worker-class=gthread",
-                    "--timeout=30",
-                    "--log-level=warning",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=(logs / f"server-{port}.log").open("wb"),
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    for url, process in zip(urls, processes, strict=True):
-        wait_until_up(url, process)
-    return urls, processes
 
 
 def sign_in(url: str, username: str) -> Browser:
@@ -161,20 +135,27 @@ def percentile(values: list[float], fraction: float) -> float:
 
 User = get_user_model()
 logs = Path(tempfile.mkdtemp(prefix="bench-servers-"))
-pairs = {True: start_pair(True, logs), False: start_pair(False, logs)}
+AA = os.environ.get("BENCH_AA") == "1"  # both pairs plain: how even the comparison is
+servers = ExitStack()
+pairs = {
+    with_app: servers.enter_context(
+        demo_servers(pair_env(with_app and not AA), logs, count=2, workers=2, threads=4)
+    )
+    for with_app in (True, False)
+}
 try:
     for i in range(LOAD_USERS):
         User.objects.create_user(f"load{i}", password=PASSWORD)
     cookies = []
     for i in range(LOAD_USERS):  # signed in through the app's servers: tracked sessions
-        cookies.append((sign_in(pairs[True][0][i % 2], f"load{i}").session_key, f"load{i}"))
+        cookies.append((sign_in(pairs[True][i % 2], f"load{i}").session_key, f"load{i}"))
 
     rps = {True: [], False: []}
     latencies = {True: [], False: []}
     errors = {True: 0, False: 0}
     for round_number in range(ROUNDS):
         for with_app in (round_number % 2 == 0, round_number % 2 == 1):
-            load = Load(pairs[with_app][0], cookies).run(ROUND_SECONDS)
+            load = Load(pairs[with_app], cookies).run(ROUND_SECONDS)
             assert all(signed for _, _, status, signed, _ in load.answers if status == 200), (
                 "a load request was answered as signed out"
             )
@@ -209,13 +190,13 @@ try:
 
     # "Sign out of all other devices" for 10,000 sessions, while the load runs.
     owner = User.objects.create_user("owner", password=PASSWORD)
-    victims = [sign_in(pairs[True][0][i % 2], "owner") for i in range(8)]
+    victims = [sign_in(pairs[True][i % 2], "owner") for i in range(8)]
     seed_sessions(owner, REVOKED_SESSIONS - len(victims) - 1)
-    me = sign_in(pairs[True][0][0], "owner")
+    me = sign_in(pairs[True][0], "owner")
     assert DeviceSession.objects.filter(user=owner).count() == REVOKED_SESSIONS
     me.get("/accounts/devices/")  # the CSRF cookie, as the page's form would have it
     victim_cookies = [(victim.session_key, "owner") for victim in victims]
-    load = Load(pairs[True][0], cookies + victim_cookies * 5).run()
+    load = Load(pairs[True], cookies + victim_cookies * 5).run()
     time.sleep(0.5)
     sent = time.monotonic()
     answer = me.request(
@@ -258,11 +239,4 @@ try:
         server_errors == 0 and not revived and left == 1,
     )
 finally:
-    for _, processes in pairs.values():
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    servers.close()

@@ -133,3 +133,18 @@ def test_a_sign_in_that_rolls_back_sends_no_mail_and_leaves_nothing(user, monkey
     # And the same sign-in that commits sends its alert.
     sign_in_statements(user, WINDOWS_FIREFOX)
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_view_that_needs_the_row_right_after_login_gets_it(engine, user):
+    """The row is written at the end of the sign-in request; ``sync()`` writes it at once
+    for a view that needs it, and the end of the request then finds nothing more to add."""
+    client = Client(headers={"user-agent": MAC_CHROME})
+    response = client.post("/login-then-count/", {"username": user.username})
+    assert response.content == b"1"
+    assert client.get("/whoami/").content.decode() == user.username
+    (row,) = DeviceSession.objects.filter(user=user)
+    assert row.session_key == client.cookies["sessionid"].value
+    assert SessionEvent.objects.filter(user=user, type="signed_in").count() == 1
+    (listed,) = client.get("/me/sessions").json()
+    assert listed["isCurrent"] is True

@@ -5,14 +5,17 @@ need. Not the demo's."""
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import get_user_model, login, update_session_auth_hash
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpResponse
 from django.urls import include, path
 
 from sessions_mgmt.forms import ThrottledAuthenticationForm, ThrottledPasswordChangeForm
+from sessions_mgmt.models import DeviceSession
 from sessions_mgmt.reauth import recent_auth_required
+from sessions_mgmt.tracking import sync
 from sessions_mgmt.views import admin_password_change
 
 
@@ -67,6 +70,15 @@ def rehash_then_fail(request):
     raise RuntimeError("failed after changing the password")
 
 
+def login_then_count(request):
+    """A sign-in view that needs the new session's row before answering: it calls
+    ``tracking.sync()`` after ``login()`` and counts the user's rows."""
+    user = get_user_model().objects.get(username=request.POST["username"])
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+    sync(request)
+    return HttpResponse(str(DeviceSession.objects.filter(user=user).count()))
+
+
 class RememberMeLoginView(LoginView):
     """Django's sign-in, with the usual "remember me": 30 days, else until the browser
     closes (``set_expiry()`` after ``login()``, as login views do)."""
@@ -96,6 +108,7 @@ urlpatterns = [
     path("sensitive/", sensitive),
     path("sensitive-fails/", sensitive_fails),
     path("whoami/", whoami),
+    path("login-then-count/", login_then_count),
     path("awhoami/", awhoami),
     path("slow-write/", slow_write),
     path("cycle/", cycle),
