@@ -151,7 +151,7 @@ results.append(
 )
 measured = {}
 
-for batch in (500, 5000):
+for batch in (None, 500):  # the default, and the batches of every other revocation
     seed()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     command = [
@@ -160,7 +160,7 @@ for batch in (500, 5000):
         "revoke_sessions",
         "--all",
         "--no-input",
-        f"--batch-size={batch}",
+        *([f"--batch-size={batch}"] if batch else []),
     ]
     with timer() as run:
         child = subprocess.Popen(
@@ -179,7 +179,7 @@ for batch in (500, 5000):
     measured[batch] = (run["seconds"], rss_mb)
     results.append(
         (
-            f"revoke_sessions --all --batch-size {batch}",
+            f"revoke_sessions --all --batch-size {batch}" if batch else "revoke_sessions --all",
             f"{run['seconds']:.2f}",
             f"{SESSIONS / run['seconds']:,.0f}",
             f"{rss_mb:.0f}",
@@ -187,16 +187,16 @@ for batch in (500, 5000):
         )
     )
 report(f"revoke_sessions --all over {SESSIONS:,} sessions", results)
-seconds, rss = measured[500]
+seconds, rss = measured[None]
 target(
-    "revoke_sessions --all against the keyed floor (default batches)",
+    "revoke_sessions --all against the keyed floor",
     f"{seconds / keyed['seconds']:.2f}x",
     "at most 1.5x",
     seconds / keyed["seconds"] <= 1.5,
-    "a transaction per batch of 500, so a sign-in never waits on the whole run",
+    "a transaction and a commit per batch, so no lock is held for the whole run",
 )
 target(
-    "revoke_sessions --all against the whole-table floor (default batches)",
+    "revoke_sessions --all against the whole-table floor",
     f"{seconds / floor['seconds']:.2f}x",
     "at most 3x",
     seconds / floor["seconds"] <= 3,

@@ -211,7 +211,12 @@ class Command(BaseCommand):
         progress = Progress(self.stderr, sessions)
         try:
             if options["all"] and not (options["inactive_for"] or options["signed_in_before"]):
-                done = services.end_all_sessions(batch_size=batch_size, on_batch=progress.add)
+                done = services.end_all_sessions(
+                    batch_size=positive_int(options["batch_size"])
+                    if options["batch_size"] is not None
+                    else None,
+                    on_batch=progress.add,
+                )
             else:
                 done = services.end_sessions(
                     rows, reason=services.COMMAND, batch_size=batch_size, on_batch=progress
