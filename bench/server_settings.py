@@ -18,3 +18,5 @@ if os.environ.get("BENCH_WITH_APP") == "passthru":  # the middleware's place, do
         "server_urls.PassThrough" if m == "sessions_mgmt.middleware.DeviceSessionMiddleware" else m
         for m in MIDDLEWARE
     ]
+if os.environ.get("BENCH_REVOKE_BATCH"):  # to compare batch sizes
+    SESSIONS_MGMT_REVOKE_BATCH_SIZE = int(os.environ["BENCH_REVOKE_BATCH"])

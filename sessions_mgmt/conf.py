@@ -1,7 +1,7 @@
 """The app's settings, all named ``SESSIONS_MGMT_*``, read at use so tests can override them.
 
-- ``SESSIONS_MGMT_TOUCH_INTERVAL`` (``60``): seconds between two updates of a row's
-  "last active", IP and expiry; inside it a request costs no query.
+- ``SESSIONS_MGMT_TOUCH_INTERVAL`` (``60``): seconds between two records of a session's
+  "last active", IP and expiry (kept in the session); inside it a request costs no query.
 - ``SESSIONS_MGMT_REVOKE_BATCH_SIZE`` (``500``): sessions ended per batch (one bulk delete
   or ``delete_many`` each).
 """
