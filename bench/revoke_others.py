@@ -12,6 +12,7 @@ from django.core.cache import caches  # noqa: E402
 from seed import seed_sessions  # noqa: E402
 
 from sessions_mgmt import services  # noqa: E402
+from sessions_mgmt.conf import app_settings  # noqa: E402
 from sessions_mgmt.models import DeviceSession  # noqa: E402
 
 cache = caches[settings.SESSION_CACHE_ALIAS]
@@ -25,7 +26,7 @@ def counting_delete_many(keys, *args, **kwargs):
 
 
 cache.delete_many = counting_delete_many
-batch = settings.__dict__.get("SESSIONS_MGMT_REVOKE_BATCH_SIZE", 500)
+batch = app_settings.REVOKE_BATCH_SIZE
 rows = [("sessions", "DB queries", "cache delete_many", "seconds", "sessions/s")]
 for i, count in enumerate((10, 1_000, 10_000)):
     user = get_user_model().objects.create_user(f"bench{i}", password="x")

@@ -2,7 +2,7 @@
 
 - ``SESSIONS_MGMT_TOUCH_INTERVAL`` (``60``): seconds between two records of a session's
   "last active", IP and expiry (kept in the session); inside it a request costs no query.
-- ``SESSIONS_MGMT_REVOKE_BATCH_SIZE`` (``500``): sessions ended per batch (one bulk delete
+- ``SESSIONS_MGMT_REVOKE_BATCH_SIZE`` (``2000``): sessions ended per batch (one bulk delete
   or ``delete_many`` each).
 """
 
@@ -13,7 +13,7 @@ from django.dispatch import receiver
 
 DEFAULTS = {
     "TOUCH_INTERVAL": 60,
-    "REVOKE_BATCH_SIZE": 500,
+    "REVOKE_BATCH_SIZE": 2000,
     "LOGOUT_URL": None,  # see URL_DEFAULTS
     "SIGN_OUT_ON_PASSWORD_CHANGE": True,
     "CLIENT_IP": None,
