@@ -151,7 +151,7 @@ results.append(
 )
 measured = {}
 
-for batch in (None, 500):  # the default, and the batches of every other revocation
+for batch in (500, None):  # the batches of every other revocation, and the default
     seed()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
     command = [
@@ -186,14 +186,23 @@ for batch in (None, 500):  # the default, and the batches of every other revocat
             f"{run['seconds'] / floor['seconds']:.2f}",
         )
     )
+# The command's own start-up (Python, Django, its imports), which the floors do not pay:
+# the same command over empty tables.
+with timer() as startup:
+    subprocess.run(command, env=env, check=True, capture_output=True)
+results.append(
+    ("revoke_sessions --all over no sessions (start-up)", f"{startup['seconds']:.2f}", "", "", "")
+)
 report(f"revoke_sessions --all over {SESSIONS:,} sessions", results)
 seconds, rss = measured[None]
+work = seconds - startup["seconds"]
 target(
     "revoke_sessions --all against the keyed floor",
-    f"{seconds / keyed['seconds']:.2f}x",
+    f"{seconds / keyed['seconds']:.2f}x, {work / keyed['seconds']:.2f}x without start-up",
     "at most 1.5x",
     seconds / keyed["seconds"] <= 1.5,
-    "a transaction and a commit per batch, so no lock is held for the whole run",
+    "a transaction and a commit per batch, so no lock is held for the whole run; at "
+    "100,000 sessions the command's start-up is a fifth of its time",
 )
 target(
     "revoke_sessions --all against the whole-table floor",
