@@ -162,6 +162,16 @@ def _read(session_keys: Sequence[str], *, with_data: bool) -> dict[str, Mapping]
         raise SessionStoreError(str(exc)) from exc
 
 
+def saves_in_database(using: str) -> bool:
+    """Whether saving a session writes it to the database ``using`` (Django's ``db`` and
+    ``cached_db`` engines and their subclasses, with the session model routed there), so
+    that a save inside a transaction there commits or rolls back with it."""
+    store_class = engine()
+    if not issubclass(store_class, db_engine.SessionStore):
+        return False
+    return router.db_for_write(store_class.get_model_class()) == using
+
+
 def session_table(using: str) -> tuple[str, str] | None:
     """The table and key column of the session store, when it is Django's ``db`` engine
     (or a subclass that changes none of the methods the fast path stands in for) on the

@@ -397,16 +397,27 @@ def _commit_new_sign_in(
     delattr(request, _NEW_ROW_ATTR)
     row.session_key, row.expires_at = session.session_key, session.get_expiry_date()
     saves_now = response is not None and not settings.SESSION_SAVE_EVERY_REQUEST
+    # A database engine saves inside the transaction, so row and session commit together;
+    # any other saves after the commit, so that a failed commit leaves no signed-in
+    # session without a row (a revoke in between makes that save fail: not signed in).
+    inside = store.saves_in_database(router.db_for_write(DeviceSession))
     try:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
             row.save(force_insert=True)
             history.signed_in(row)
             after = check_new_device(request, row)
             _remember(request, _new_state(request, row))
-            if saves_now:
+            if saves_now and inside:
                 session.save()
-    except UpdateError:  # the new session was deleted meanwhile: not signed in
+    except UpdateError:  # the new session was deleted meanwhile: nothing was committed
         session.flush()
+        return
+    if saves_now and not inside and not _save_now(session, None):
+        # Ended between the commit and the save (a revoke, an eviction): not signed in.
+        # The sign-in did happen: its event stays, and a new device is still announced.
+        DeviceSession.objects.filter(pk=row.pk).delete_rows()
+        if after is not None:
+            after()
         return
     _started(request, row)
     if after is not None:  # committed: remember the device, send the alert
