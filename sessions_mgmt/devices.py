@@ -6,6 +6,7 @@ once, at sign-in, and store the result; pages never parse.
 """
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -70,7 +71,21 @@ def clean_header(value: str | None) -> str:
 
 
 def describe(user_agent: str | None) -> Device:
-    """Describe a raw User-Agent header; never raises, whatever the header holds."""
+    """Describe a raw User-Agent header; never raises, whatever the header holds.
+
+    Kept per process for the last ``DESCRIBED`` distinct headers (a sign-in with a usual
+    browser then costs a dictionary lookup, not a cache round trip and an unpickled
+    parse: issue 14 §3); the result does not depend on the request or the language.
+    """
+    return _describe(user_agent or "")
+
+
+#: How many distinct User-Agent headers ``describe`` keeps, per process (about 1 KB each).
+DESCRIBED = 1024
+
+
+@functools.lru_cache(maxsize=DESCRIBED)
+def _describe(user_agent: str) -> Device:
     raw = clean_header(user_agent)
     parsed = _parse(raw)
     browser = _clean_browser(parsed.browser.family)[:100]
