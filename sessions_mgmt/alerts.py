@@ -73,9 +73,8 @@ def forget_device(row: DeviceSession) -> None:
     ).delete()
     try:
         _cache().delete(_seen_marker(row))
-    except Exception as exc:
+    except Exception as exc:  # the session is ended all the same; the marker lasts a day
         logger.error("Could not clear the known-device marker: %r", exc)
-        raise
 
 
 def check_new_device(request: HttpRequest, row: DeviceSession) -> Callable[[], None] | None:

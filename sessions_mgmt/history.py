@@ -63,8 +63,32 @@ def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=N
     """
     if reason == _USER_DELETED:  # the user, and with it their history, is going
         return
+    using = router.db_for_write(SessionEvent)
+    connection = connections[using]
+    if connection.vendor == "postgresql" and router.db_for_write(DeviceSession) == using:
+        device = DeviceSession._meta
+        quote = connection.ops.quote_name
+        sql, params = ended_sql(
+            connection,
+            f"{quote(device.db_table)} WHERE {quote(device.pk.column)} = ANY(%s)",
+            reason,
+            detail,
+            by,
+            actor,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, [row.pk for row in rows]])
+        return
+    fields = _ended_fields(reason, detail, by, actor)
+    SessionEvent.objects.using(using).bulk_create(
+        SessionEvent(user_id=row.user_id, **fields, **_device(row)) for row in rows
+    )
+
+
+def _ended_fields(reason: str, detail: str | None, by=None, actor=None) -> dict:
+    """The fields of an ending's event that do not come from its session's row."""
     expired = reason == _EXPIRED_REASON
-    fields = {
+    return {
         "type": Type.EXPIRED if expired else Type.REVOKED,
         "reason": (detail or "") if expired else reason,
         "actor_id": getattr(actor, "pk", None),
@@ -74,33 +98,30 @@ def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=N
         "by_device_type": "",
         **_by(by),
     }
-    using = router.db_for_write(SessionEvent)
-    connection = connections[using]
-    if connection.vendor == "postgresql" and router.db_for_write(DeviceSession) == using:
-        _copy_from_rows(connection, [row.pk for row in rows], fields)
-        return
-    SessionEvent.objects.using(using).bulk_create(
-        SessionEvent(user_id=row.user_id, **fields, **_device(row)) for row in rows
-    )
 
 
-def _copy_from_rows(connection, pks: list, fields: dict) -> None:
-    """``INSERT INTO`` the history ``SELECT`` from the device rows ``pks`` (PostgreSQL)."""
+def ended_sql(
+    connection, source: str, reason: str, detail: str | None = None, by=None, actor=None
+) -> tuple[str, list]:
+    """``INSERT INTO`` the history ``SELECT`` from ``source`` (PostgreSQL): the events of
+    sessions ended for ``reason``, one per row of ``source``, a table expression with the
+    device table's column names (the table itself with a filter, or a CTE of its rows).
+    Returns the SQL and its parameters, which come before any in ``source``."""
     quote = connection.ops.quote_name
     event, device = SessionEvent._meta, DeviceSession._meta
 
     def column(meta, name: str) -> str:
         return quote(meta.get_field(name).column)
 
+    fields = _ended_fields(reason, detail, by, actor)
     copied = ("browser", "os", "device_type", "ip", "location")
-    given = list(fields)
     targets = [
         column(event, "public_id"),
         column(event, "user"),
         column(event, "at"),
         column(event, "session_id"),
         *(column(event, name) for name in copied),
-        *(quote(event.get_field(name.removesuffix("_id")).column) for name in given),
+        *(column(event, name.removesuffix("_id")) for name in fields),
     ]
     sources = [
         "gen_random_uuid()",
@@ -108,15 +129,13 @@ def _copy_from_rows(connection, pks: list, fields: dict) -> None:
         "%s",
         column(device, "public_id"),
         *(column(device, name) for name in copied),
-        *(["%s"] * len(given)),
+        *(["%s"] * len(fields)),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(event.db_table)} ({', '.join(targets)}) "
-            f"SELECT {', '.join(sources)} FROM {quote(device.db_table)} "
-            f"WHERE {quote(device.pk.column)} = ANY(%s)",
-            [timezone.now(), *fields.values(), pks],
-        )
+    sql = (
+        f"INSERT INTO {quote(event.db_table)} ({', '.join(targets)}) "
+        f"SELECT {', '.join(sources)} FROM {source}"
+    )
+    return sql, [timezone.now(), *fields.values()]
 
 
 def password_changed(user, by: DeviceSession | None = None) -> None:

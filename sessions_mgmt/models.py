@@ -88,7 +88,8 @@ def live_values(data) -> dict:
 
 class DeviceSessionQuerySet(models.QuerySet):
     def live(self) -> "DeviceSessionQuerySet":
-        """Rows whose session has not expired in the store."""
+        """Rows whose copy of the expiry has not passed (the copy lags while the pruning
+        job has not run: ``services.list_devices`` asks the store itself)."""
         return self.filter(expires_at__gt=timezone.now())
 
     def delete(self):

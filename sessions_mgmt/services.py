@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from . import alerts, history, store
 from .conf import app_settings
 from .location import locate
-from .models import DeviceSession, DeviceSessionQuerySet, SessionEvent, live_values
+from .models import DeviceSession, DeviceSessionQuerySet, live_values
 from .signals import session_revoked
 from .store import SessionStoreError as SessionStoreError  # raised through services
 
@@ -489,12 +489,13 @@ def end_all_sessions(
             and (lambda batch: on_batch(len(batch), {row.user_id for row in batch})),
         )
     with_rows = session_revoked.has_listeners(DeviceSession)
-    statement = _end_batch_sql(connections[using], *sessions, with_rows=with_rows)
     size = batch_size or max(app_settings.REVOKE_BATCH_SIZE, SERVER_BATCH_SIZE)
     done, last_pk = 0, 0
     while True:
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
-            cursor.execute(statement, [last_pk, size, timezone.now(), reason])
+            cursor.execute(
+                *_end_batch(connections[using], sessions, last_pk, size, reason, with_rows)
+            )
             if with_rows:
                 batch = [Row(*row) for row in cursor.fetchall()]
                 count, user_ids = len(batch), {row.user_id for row in batch}
@@ -517,22 +518,26 @@ def end_all_sessions(
             return done
 
 
-def _end_batch_sql(connection, session_table: str, key_column: str, *, with_rows: bool) -> str:
-    """The one statement that ends a batch server-side (see ``end_all_sessions``)."""
+def _end_batch(
+    connection, sessions: tuple[str, str], last_pk, size: int, reason: str, with_rows: bool
+) -> tuple[str, list]:
+    """The one statement that ends a batch server-side, and its parameters (see
+    ``end_all_sessions``)."""
+    session_table, key_column = sessions
     quote = connection.ops.quote_name
-    device, event = quote(DeviceSession._meta.db_table), quote(SessionEvent._meta.db_table)
+    device = quote(DeviceSession._meta.db_table)
     names = {"pk": DeviceSession._meta.pk.name, "user_id": "user"}
     row_columns = ", ".join(
         quote(DeviceSession._meta.get_field(names.get(f, f)).column) for f in _ROW_FIELDS
     )
-    column = {f: quote(SessionEvent._meta.get_field(f).column) for f in _EVENT_FIELDS}
+    logged, logged_params = history.ended_sql(connection, "batch", reason)
     result = (
         "SELECT * FROM batch ORDER BY id"
         if with_rows
         else "SELECT count(*), max(id), array_agg(DISTINCT user_id), "
         "(array_agg(public_id::text ORDER BY id))[1:10] FROM batch"
     )
-    return f"""
+    sql = f"""
         WITH batch AS (
             SELECT {row_columns} FROM {device} WHERE id > %s ORDER BY id LIMIT %s FOR UPDATE
         ), rows_gone AS (
@@ -540,33 +545,9 @@ def _end_batch_sql(connection, session_table: str, key_column: str, *, with_rows
         ), sessions_gone AS (
             DELETE FROM {quote(session_table)} s USING batch b
             WHERE s.{quote(key_column)} = b.session_key
-        ), logged AS (
-            INSERT INTO {event} ({", ".join(column.values())})
-            SELECT gen_random_uuid(), user_id, '{SessionEvent.Type.REVOKED}', %s,
-                public_id, browser, os, device_type, ip, location, '', %s, '', '', ''
-            FROM batch
-        )
+        ), logged AS ({logged})
         {result}"""
-
-
-#: The history columns ``_end_batch_sql`` fills, in its order.
-_EVENT_FIELDS = (
-    "public_id",
-    "user",
-    "type",
-    "at",
-    "session_id",
-    "browser",
-    "os",
-    "device_type",
-    "ip",
-    "location",
-    "user_agent",
-    "reason",
-    "by_browser",
-    "by_os",
-    "by_device_type",
-)
+    return sql, [last_pk, size, *logged_params]
 
 
 @sensitive_variables()

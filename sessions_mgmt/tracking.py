@@ -144,20 +144,21 @@ def start_tracking(request: HttpRequest, user, *, defer: bool = True) -> DeviceS
     if defer and current_request() is request:
         setattr(request, _NEW_ROW_ATTR, row)
         return row
-    row.save(force_insert=True)
-    _record_sign_in(request, row)
+    after = _write_sign_in(request, row)
+    _started(request, row)
+    if after is not None:
+        after()
     return row
 
 
-def _record_sign_in(request: HttpRequest, row: DeviceSession) -> None:
-    """What follows a new row: its history event, its state in the session, the
-    ``session_started`` signal and the new-device check."""
+def _write_sign_in(request: HttpRequest, row: DeviceSession) -> Work | None:
+    """Write a new sign-in: its row, its history event, the known device, and its state in
+    the session. Returns what to do once that has committed (``check_new_device``)."""
+    row.save(force_insert=True)
     history.signed_in(row)
-    _remember(request, _new_state(request, row))
-    _started(request, row)
     after = check_new_device(request, row)
-    if after is not None:
-        after()
+    _remember(request, _new_state(request, row))
+    return after
 
 
 def _device_fields(request: HttpRequest) -> dict:
@@ -403,10 +404,7 @@ def _commit_new_sign_in(
     inside = store.saves_in_database(router.db_for_write(DeviceSession))
     try:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
-            row.save(force_insert=True)
-            history.signed_in(row)
-            after = check_new_device(request, row)
-            _remember(request, _new_state(request, row))
+            after = _write_sign_in(request, row)
             if saves_now and inside:
                 session.save()
     except UpdateError:  # the new session was deleted meanwhile: nothing was committed
