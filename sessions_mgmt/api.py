@@ -70,6 +70,7 @@ def serialize(row: DeviceSession) -> dict:
         "createdAt": row.created_at.isoformat(),
         "expiresAt": row.expires_at.isoformat(),
         "isCurrent": row.is_current,
+        "deviceBound": row.device_bound,
     }
     if location.available():  # only with the geo extra
         data["location"] = row.display_location

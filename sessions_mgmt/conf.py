@@ -4,6 +4,12 @@
   "last active", IP and expiry (kept in the session); inside it a request costs no query.
 - ``SESSIONS_MGMT_REVOKE_BATCH_SIZE`` (``2000``): sessions ended per batch (one bulk delete
   or ``delete_many`` each).
+- ``SESSIONS_MGMT_DEVICE_BOUND`` (``False``): device-bound sessions (W3C DBSC, see
+  ``binding``); ``..._COOKIE_NAME``, ``..._COOKIE_AGE`` (seconds) name the short-lived bound
+  cookie; ``..._REFUSED`` (``"anonymous"`` or ``"sign_in"``) says what a request of a bound
+  session without it gets.
+
+The README lists them all.
 """
 
 from django.apps import apps
@@ -32,6 +38,10 @@ DEFAULTS = {
     "MAX_SESSIONS": None,
     "LIMIT_POLICY": "end_oldest",
     "LIMIT_EXEMPT_STAFF": False,
+    "DEVICE_BOUND": False,  # DBSC, see binding.py
+    "DEVICE_BOUND_COOKIE_NAME": "sessions_mgmt_bound",
+    "DEVICE_BOUND_COOKIE_AGE": 600,
+    "DEVICE_BOUND_REFUSED": "anonymous",  # or "sign_in"
 }
 
 #: Where the app sends people when these settings are not set: django-allauth's URL names

@@ -150,6 +150,16 @@ def not_me(row: DeviceSession) -> None:
     SessionEvent.objects.create(user_id=row.user_id, type=Type.NOT_ME, **_device(row))
 
 
+def bound(row: DeviceSession) -> None:
+    """The session was bound to its device's key (binding.py)."""
+    SessionEvent.objects.create(user_id=row.user_id, type=Type.BOUND, **_device(row))
+
+
+def proof_refused(row: DeviceSession) -> None:
+    """A refresh of a bound session came with a proof its device's key did not sign."""
+    SessionEvent.objects.create(user_id=row.user_id, type=Type.PROOF_REFUSED, **_device(row))
+
+
 def scrub() -> int:
     """Blank the IP, location and User-Agent of events older than the retention period;
     return how many were scrubbed. The events themselves stay."""

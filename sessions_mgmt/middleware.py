@@ -1,4 +1,4 @@
-"""Hands each request to the timeouts and to tracking; the rules live there.
+"""Hands each request to the device binding, the timeouts and tracking; the rules live there.
 
 Sync and async (Django's ``sync_and_async_middleware`` shape): under ASGI an async view's
 request stays on the event loop. The steady state has nothing to do after the view, and
@@ -13,7 +13,8 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 
-from . import timeouts, tracking
+from . import binding, timeouts, tracking
+from .conf import app_settings
 from .store import SessionStoreError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class DeviceSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self.is_async:
             return self.__acall__(request)
+        bound = app_settings.DEVICE_BOUND
+        if bound and app_settings.SESSION_COOKIE_NAME in request.COOKIES:
+            refusal = binding.guard(request)
+            if refusal is not None:
+                return refusal
         checked = timeouts.needed()
         if checked:
             timeouts.guard_user(request)
@@ -64,11 +70,18 @@ class DeviceSessionMiddleware:
                     work()
                 except (OperationalError, SessionStoreError) as exc:
                     response = _failed(request, exc)
+            if bound:
+                binding.offer(request, response)
         finally:
             tracking.done(token)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        bound = app_settings.DEVICE_BOUND
+        if bound and app_settings.SESSION_COOKIE_NAME in request.COOKIES:
+            refusal = await binding.aguard(request)
+            if refusal is not None:
+                return refusal
         checked = timeouts.needed()
         if checked:
             timeouts.guard_user(request)
@@ -81,6 +94,8 @@ class DeviceSessionMiddleware:
                     await sync_to_async(work)()
                 except (OperationalError, SessionStoreError) as exc:
                     response = _failed(request, exc)
+            if bound:
+                binding.offer(request, response)
         finally:
             tracking.done(token)
         return response

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
 from .devices import BOT, DESKTOP, MOBILE, OTHER, TABLET, USER_AGENT_MAX_LENGTH, compose_name
 from .location import display as display_location
 
@@ -23,6 +24,9 @@ STATE_KEY = "_smgmt"
 #: (it adopts the session again, as it would a session from before the app) instead of
 #: failing on a string.
 LEGACY_STATE_KEY = "_sessions_mgmt"
+#: Session data key of a device-bound session's binding (see ``binding``): its DBSC
+#: session identifier and the issue time of the last challenge it answered.
+BOUND_KEY = "_smgmt_b"
 
 
 def read_state(session) -> dict | None:
@@ -48,11 +52,11 @@ def read_state(session) -> dict | None:
 
 
 def clear_state(session) -> None:
-    """Remove the tracking state from a session (a new sign-in starts without one)."""
-    if STATE_KEY in session:
-        del session[STATE_KEY]
-    if LEGACY_STATE_KEY in session:
-        del session[LEGACY_STATE_KEY]
+    """Remove the tracking state from a session (a new sign-in starts without one, and
+    unbound: the browser's key was proved for the sign-in before)."""
+    for key in (STATE_KEY, LEGACY_STATE_KEY, BOUND_KEY):
+        if key in session:
+            del session[key]
 
 
 def write_state(session, state: dict) -> None:
@@ -149,6 +153,10 @@ class DeviceSession(models.Model):
     last_active_at = models.DateTimeField(_("last active"), default=timezone.now)
     # A copy (the session's own expiry decides), so not indexed.
     expires_at = models.DateTimeField(_("expires"))
+    # Device-bound sessions (binding.py): the public key (a JWK) the browser proved at
+    # registration, which every refresh must be signed with, and when.
+    bound_key = models.JSONField(_("device key"), null=True, blank=True, editable=False)
+    bound_at = models.DateTimeField(_("bound to its device"), null=True, blank=True)
 
     objects = DeviceSessionQuerySet.as_manager()
 
@@ -185,6 +193,11 @@ class DeviceSession(models.Model):
     @property
     def display_first_location(self) -> str:
         return display_location(self.first_location)
+
+    @property
+    def device_bound(self) -> bool:
+        """Whether this sign-in only works on its device: bound, and binding enforced."""
+        return self.bound_at is not None and app_settings.DEVICE_BOUND
 
     @property
     def is_live(self) -> bool:
@@ -233,6 +246,8 @@ class SessionEvent(models.Model):
         EXPIRED = "expired", _("expired")
         ALERT_SENT = "alert_sent", _("new-device alert sent")
         NOT_ME = "not_me", _("reported as not me")
+        BOUND = "bound", _("bound to its device")
+        PROOF_REFUSED = "proof_refused", _("device proof refused")
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     # Indexed by ``sessions_mg_event_user_at`` (user first), so no index of its own.

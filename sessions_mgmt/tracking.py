@@ -371,8 +371,20 @@ def save_changes(request: HttpRequest) -> bool:
         return True
     if session.session_key != request.COOKIES.get(settings.SESSION_COOKIE_NAME):
         return True  # a new key: SessionMiddleware must save it and send the new cookie
+    return save_session(session)
+
+
+@sensitive_variables()
+def save_session(session) -> bool:
+    """Save a tracked session now, keeping the expiry its state records; False if it was
+    ended meanwhile (it then stays ended)."""
     state = read_state(session) or {}
     return _save_now(session, expires_at(state) if "x" in state else None)
+
+
+def signed_in_now(request: HttpRequest) -> bool:
+    """Whether the request's session signed in during this request."""
+    return getattr(request, _SIGNED_IN_ATTR, False)
 
 
 @sensitive_variables()

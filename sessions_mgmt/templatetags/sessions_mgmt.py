@@ -78,6 +78,14 @@ def summary(event) -> str:
         return _("New-device alert sent for %(device)s") % {"device": device}
     if kind == "not_me":
         return _("“This wasn't me” used for %(device)s") % {"device": device}
+    if kind == "bound":
+        return _("%(device)s was bound to its device: its sign-in only works there") % {
+            "device": device
+        }
+    if kind == "proof_refused":
+        return _("A request for %(device)s was refused: it was not signed by that device's key") % {
+            "device": device
+        }
     return event.get_type_display()
 
 
