@@ -137,7 +137,9 @@ SESSIONS_MGMT_LIMIT_POLICY = os.environ.get("SESSIONS_MGMT_LIMIT_POLICY", "end_o
 # Device-bound sessions (DBSC: a copied session cookie stops working on any other device).
 # Off unless SESSIONS_MGMT_DEVICE_BOUND=true; browsers only use it over HTTPS.
 SESSIONS_MGMT_DEVICE_BOUND = env_bool("SESSIONS_MGMT_DEVICE_BOUND", False)
-SESSIONS_MGMT_DEVICE_BOUND_REFUSED = os.environ.get("SESSIONS_MGMT_DEVICE_BOUND_REFUSED", "anonymous")
+SESSIONS_MGMT_DEVICE_BOUND_REFUSED = os.environ.get(
+    "SESSIONS_MGMT_DEVICE_BOUND_REFUSED", "anonymous"
+)
 
 # New-device alerts go to the console in the demo (Django 6.1 configures mail as MAILERS).
 _MAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
