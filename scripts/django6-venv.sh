@@ -22,6 +22,6 @@ pick() {
 }
 python=$(pick) || { echo "no Python >= 3.12 for Django 6" >&2; exit 1; }
 "$python" -m venv "$venv" >&2
-"$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[demo,test,geo]" "Django>=6.1,<6.2" >&2
+"$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[demo,test,geo,device-bound]" "Django>=6.1,<6.2" >&2
 touch "$stamp"
 echo "$venv/bin/python"
