@@ -137,7 +137,7 @@ def _fresh_cookie(request: HttpRequest, binding_id: str) -> bool:
         )
     except signing.BadSignature:
         return False
-    return compare_digest(signed_id, binding_id)
+    return _same(signed_id, binding_id)
 
 
 def _refuse(request: HttpRequest) -> HttpResponse | None:
@@ -229,7 +229,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     if not binding_id or len(binding_id) > 64:
         raise Refused(400, _("The Sec-Secure-Session-Id header is missing or malformed."))
     bound = session.get(BOUND_KEY) if SESSION_KEY in session else None
-    if bound is None or not compare_digest(bound.partition("|")[0], binding_id):
+    if bound is None or not _same(bound.partition("|")[0], binding_id):
         # Revoked, signed out, expired, or another session's identifier.
         raise Refused(403, _("This sign-in has ended, or is not the one bound to this device."))
     used = int(bound.partition("|")[2] or 0)
@@ -246,7 +246,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     try:
         jti = _verify(_header(request, _PROOF), row.bound_key)[1]
         challenged_id, issued = _open_challenge(jti, _REFRESH_SALT, None)
-        if not compare_digest(challenged_id, binding_id):
+        if not _same(challenged_id, binding_id):
             raise Refused(400, _("The challenge was not issued to this sign-in."))
     except Refused:
         _record_refusal(row)
@@ -316,6 +316,11 @@ def _cookie_attributes() -> dict:
 
 
 # --- reading what the browser sent --------------------------------------------------------
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality of two strings, whatever characters a header brought."""
+    return compare_digest(a.encode(), b.encode())
 
 
 def _unquote(value: str) -> str:

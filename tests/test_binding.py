@@ -18,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from sessions_mgmt.models import DeviceSession, SessionEvent
 
@@ -434,6 +437,7 @@ def hostile_registrations(device: Device, challenge: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_hostile_registrations_are_refused_and_change_nothing(user):
     device = Device()
     challenge = device.sign_in(user)
@@ -512,3 +516,79 @@ def test_only_post(device, user):
     for url in (REGISTER_URL, REFRESH_URL):
         response = device.client.get(url)
         assert response.status_code == 405 and "error" in response.json()
+
+
+def test_signing_in_with_a_stolen_cookie_leaves_the_victims_session_alone(device, user, engine):
+    """A stranger's request may sign in to its own account; the bound session it carried
+    is not its to end (Django's login() would otherwise flush it)."""
+    device.bind(user)
+    key = session_key_of(device.client)
+    thief = copy_of(device)
+    intruder = UserFactory()
+    response = thief.post("/accounts/login/", {"username": intruder.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert session_key_of(thief) != key
+    assert thief.get("/whoami/").content.decode() == intruder.username
+    assert store_has(key) and DeviceSession.objects.filter(session_key=key, user=user).exists()
+    assert device.client.get("/whoami/").content.decode() == user.username
+
+
+def test_under_asgi_the_same_rules_hold(device, user):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    device.bind(user)
+
+    def whoami(cookies) -> str:
+        browser = AsyncClient()
+        browser.cookies = cookies
+        return async_to_sync(browser.get)("/awhoami/").content.decode()
+
+    assert whoami(device.client.cookies) == user.username
+    assert whoami(copy_of(device).cookies) == ""
+
+
+@hypothesis_settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    session_id=st.text(max_size=80),
+    proof=st.one_of(
+        st.text(max_size=300),
+        st.lists(st.text(alphabet="abcXYZ0123-_=", max_size=60), min_size=1, max_size=5).map(
+            ".".join
+        ),
+    ),
+)
+def test_arbitrary_headers_never_cause_a_server_error(bound_device, session_id, proof):
+    """One bound browser, many hostile requests: each is a 4xx in JSON, and the session
+    still works after all of them."""
+
+    def latin1(value: str) -> str:
+        return value.encode("latin-1", "replace").decode("latin-1")
+
+    for url, headers in (
+        (REFRESH_URL, {"sec-secure-session-id": latin1(session_id)}),
+        (
+            REFRESH_URL,
+            {
+                "sec-secure-session-id": bound_device.session_id,
+                "secure-session-response": latin1(proof),
+            },
+        ),
+        (REGISTER_URL, {"secure-session-response": latin1(proof)}),
+    ):
+        response = bound_device.client.post(url, headers=headers)
+        assert 400 <= response.status_code < 500 and "error" in response.json()
+    assert is_signed_in(bound_device.client)
+
+
+@pytest.fixture
+def bound_device(user):
+    device = Device()
+    device.bind(user)
+    return device
