@@ -1,5 +1,6 @@
 """System checks for set-ups in which sessions could not be listed or ended."""
 
+import re
 from importlib import import_module
 from urllib.parse import urlsplit
 
@@ -7,7 +8,7 @@ from django.conf import settings
 from django.contrib.sessions.backends import signed_cookies
 from django.core.checks import Error, Tags, Warning, register
 from django.shortcuts import resolve_url
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from . import store
@@ -202,7 +203,58 @@ def _setting_problems() -> list[tuple[str, str]]:
         problems.append(("HISTORY_DAYS", "a whole number of days, at least 1"))
     if app_settings.CLIENT_IP is not None and not isinstance(app_settings.CLIENT_IP, dict):
         problems.append(("CLIENT_IP", "a dict of django-ipware options, or None"))
+    if not isinstance(app_settings.DEVICE_BOUND, bool):
+        problems.append(("DEVICE_BOUND", "True or False"))
+    # Chrome refreshes a bound cookie at most about twice in five minutes.
+    if not _is_count(app_settings.DEVICE_BOUND_COOKIE_AGE, 300):
+        problems.append(("DEVICE_BOUND_COOKIE_AGE", "a whole number of seconds, at least 300"))
+    name = app_settings.DEVICE_BOUND_COOKIE_NAME
+    if not (isinstance(name, str) and _COOKIE_NAME.fullmatch(name)) or name in (
+        settings.SESSION_COOKIE_NAME,
+        settings.CSRF_COOKIE_NAME,
+    ):
+        problems.append(
+            ("DEVICE_BOUND_COOKIE_NAME", "a cookie name of its own (letters, digits, _-)")
+        )
+    if app_settings.DEVICE_BOUND_REFUSED not in ("anonymous", "sign_in"):
+        problems.append(("DEVICE_BOUND_REFUSED", '"anonymous" or "sign_in"'))
     return problems
+
+
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@register()
+def check_device_bound(app_configs, **kwargs) -> list[Error]:
+    """Device-bound sessions need their extra and their endpoints."""
+    if app_settings.DEVICE_BOUND is not True:
+        return []
+    errors = []
+    try:
+        import jwt  # noqa: F401
+        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: F401
+    except ImportError:
+        errors.append(
+            Error(
+                "SESSIONS_MGMT_DEVICE_BOUND is on, but PyJWT with cryptography, which checks "
+                "the browsers' signed proofs, is not installed.",
+                hint='pip install "django-sessions-mgmt[device-bound]"',
+                id="sessions_mgmt.E006",
+            )
+        )
+    try:
+        reverse("sessions_mgmt:bound_register")
+    except NoReverseMatch:
+        errors.append(
+            Error(
+                "SESSIONS_MGMT_DEVICE_BOUND is on, but the app's URLs (sessions_mgmt.urls, "
+                "namespace sessions_mgmt), where browsers register and refresh, are not "
+                "included.",
+                hint='Add path("account/devices/", include("sessions_mgmt.urls")) to your URLs.',
+                id="sessions_mgmt.E007",
+            )
+        )
+    return errors
 
 
 @register()
@@ -246,6 +298,16 @@ def check_deployment(app_configs, **kwargs) -> list[Warning]:
                 "can get past the limits.",
                 hint="Use Redis or Memcached for it (SESSIONS_MGMT_PASSWORD_LIMITS_CACHE).",
                 id="sessions_mgmt.W005",
+            )
+        )
+    if app_settings.DEVICE_BOUND is True and not settings.SESSION_COOKIE_SECURE:
+        warnings.append(
+            Warning(
+                "SESSIONS_MGMT_DEVICE_BOUND is on, but SESSION_COOKIE_SECURE is off: browsers "
+                "only bind sessions over HTTPS, and a session cookie sent over plain HTTP can "
+                "be read on the way.",
+                hint="Serve the site over HTTPS and set SESSION_COOKIE_SECURE = True.",
+                id="sessions_mgmt.W007",
             )
         )
     hosts = list(settings.ALLOWED_HOSTS)

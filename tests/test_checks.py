@@ -98,6 +98,11 @@ def test_url_settings_that_do_not_reverse_are_errors(settings):
         ("SITE_URL", "accounts.example.com"),
         ("SITE_URL", "https://accounts.example.com/app/"),
         ("CLIENT_IP", "X-Forwarded-For"),
+        ("DEVICE_BOUND", "true"),
+        ("DEVICE_BOUND_COOKIE_AGE", 60),  # Chrome would run out of refreshes
+        ("DEVICE_BOUND_COOKIE_NAME", "sessionid"),
+        ("DEVICE_BOUND_COOKIE_NAME", "bound; Path=/"),
+        ("DEVICE_BOUND_REFUSED", "login"),
     ],
 )
 def test_settings_the_app_cannot_use_are_errors_at_start_up(settings, name, value):
@@ -120,6 +125,9 @@ def test_good_settings_pass(settings):
     settings.SESSIONS_MGMT_PASSWORD_LIMITS = {"session": 3, "window": 600}
     settings.SESSIONS_MGMT_SITE_URL = "https://accounts.example.com"
     settings.SESSIONS_MGMT_CLIENT_IP = {"proxy_count": 1}
+    settings.SESSIONS_MGMT_DEVICE_BOUND = True
+    settings.SESSIONS_MGMT_DEVICE_BOUND_REFUSED = "sign_in"
+    settings.SESSIONS_MGMT_DEVICE_BOUND_COOKIE_AGE = 900
     assert check_settings(None) == []
     settings.SESSIONS_MGMT_PASSWORD_LIMITS = None
     assert check_settings(None) == []
@@ -130,3 +138,31 @@ def test_check_deploy_warns_when_wrong_passwords_are_counted_per_process(setting
     assert "sessions_mgmt.W005" in ids(check_deployment(None))
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
     assert "sessions_mgmt.W005" not in ids(check_deployment(None))
+
+
+def test_device_bound_sessions_need_their_extra_and_their_urls(settings, monkeypatch):
+    import sys
+
+    from sessions_mgmt.checks import check_device_bound
+
+    assert check_device_bound(None) == []  # off: nothing to need
+    settings.SESSIONS_MGMT_DEVICE_BOUND = True
+    assert check_device_bound(None) == []
+    monkeypatch.setitem(sys.modules, "jwt", None)  # not installed
+    [error] = check_device_bound(None)
+    assert error.id == "sessions_mgmt.E006" and "[device-bound]" in error.hint
+    monkeypatch.undo()
+    settings.SESSIONS_MGMT_DEVICE_BOUND = True
+    settings.ROOT_URLCONF = type("urls", (), {"urlpatterns": []})
+    [error] = check_device_bound(None)
+    assert error.id == "sessions_mgmt.E007"
+
+
+def test_check_deploy_warns_when_device_bound_sessions_run_without_https(settings):
+    from sessions_mgmt.checks import check_deployment
+
+    settings.SESSIONS_MGMT_DEVICE_BOUND = True
+    settings.SESSION_COOKIE_SECURE = False
+    assert "sessions_mgmt.W007" in [w.id for w in check_deployment(None)]
+    settings.SESSION_COOKIE_SECURE = True
+    assert "sessions_mgmt.W007" not in [w.id for w in check_deployment(None)]
