@@ -23,6 +23,7 @@ PLAN = [
     ("instructions.py", [SQLITE_DB]),
     ("request_overhead.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("asgi_overhead.py", [SQLITE_DB]),
+    ("device_bound.py", [SQLITE_DB, PG_REDIS]),
     ("sign_in.py", [SQLITE_DB, PG_DB, PG_REDIS]),
     ("touch_writes.py", [PG_DB, PG_REDIS, PG_REDIS_CACHED_DB]),
     ("devices_page.py", [SQLITE_DB, PG_REDIS]),
