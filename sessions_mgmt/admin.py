@@ -37,6 +37,7 @@ DISPLAY_FIELDS = (
     "created_at",
     "last_active_at",
     "expires_at",
+    "bound_at",
     "public_id",
 )
 
@@ -123,6 +124,7 @@ class DeviceSessionAdmin(admin.ModelAdmin):
         "last_active_at",
         "expires_at",
         "live",
+        "device_bound",
     )
     list_filter = ("device_type", "browser", "os", LiveFilter)
     list_select_related = ("user",)
@@ -150,6 +152,10 @@ class DeviceSessionAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("live"))
     def live(self, obj: DeviceSession) -> bool:
         return obj.is_live
+
+    @admin.display(boolean=True, description=_("bound to its device"))
+    def device_bound(self, obj: DeviceSession) -> bool:
+        return obj.device_bound
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -592,3 +592,17 @@ def bound_device(user):
     device = Device()
     device.bind(user)
     return device
+
+
+def test_the_admin_shows_which_sessions_are_bound(device, user):
+    device.bind(user)
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(staff)
+    page = admin.get("/admin/sessions_mgmt/devicesession/").content.decode()
+    assert "Bound to its device" in page or "bound to its device" in page
+    # Two live sessions (the user's and the staff member's); only the user's is bound.
+    assert page.count('alt="True"') == 3 and page.count('alt="False"') == 1
+    row = DeviceSession.objects.get(user=user)
+    detail = admin.get(f"/admin/sessions_mgmt/devicesession/{row.pk}/change/").content.decode()
+    assert "bound to its device" in detail.lower()
