@@ -606,3 +606,21 @@ def test_the_admin_shows_which_sessions_are_bound(device, user):
     row = DeviceSession.objects.get(user=user)
     detail = admin.get(f"/admin/sessions_mgmt/devicesession/{row.pk}/change/").content.decode()
     assert "bound to its device" in detail.lower()
+
+
+def test_the_endpoints_work_under_login_required_middleware(settings, user):
+    """The refresh comes without a fresh bound cookie, so as a stranger: it must not be
+    sent to the sign-in page by LoginRequiredMiddleware."""
+    from .test_login_required import LOGIN_REQUIRED
+
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(
+        middleware.index("sessions_mgmt.middleware.DeviceSessionMiddleware"), LOGIN_REQUIRED
+    )
+    settings.MIDDLEWARE = middleware
+    device = Device()
+    device.bind(user)
+    del device.client.cookies[COOKIE]
+    assert not is_signed_in(device.client)
+    assert device.renew().status_code == 200
+    assert is_signed_in(device.client)
