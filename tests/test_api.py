@@ -46,6 +46,7 @@ def test_list_is_current_first_with_the_documented_fields(engine, user, sign_in)
     assert [s["deviceName"] for s in body] == ["Chrome on macOS", "Safari on iPhone"]
     assert [s["isCurrent"] for s in body] == [True, False]
     fields = {"id", "deviceName", "ip", "lastActiveAt", "createdAt", "expiresAt", "isCurrent"}
+    fields.add("deviceBound")
     assert set(body[0]) == fields | ({"location"} if location.available() else set())
     assert body[0]["ip"] == "203.0.113.5"
     for field in ("lastActiveAt", "createdAt", "expiresAt"):
