@@ -44,7 +44,7 @@ from django.core.cache import cache
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -183,8 +183,12 @@ def offer(request: HttpRequest, response: HttpResponse) -> None:
     state = read_state(session) if SESSION_KEY in session else None
     if state is None:
         return
+    try:
+        path = reverse("sessions_mgmt:bound_register")
+    except NoReverseMatch:  # the app's URLs are not included (check E007 says so)
+        logger.warning("Device-bound sessions are on, but sessions_mgmt.urls is not included")
+        return
     challenge = signing.Signer(salt=_REGISTER_SALT).sign(f"{state['id']}:{_now_ms()}")
-    path = reverse("sessions_mgmt:bound_register")
     algorithms = " ".join(ALGORITHMS)
     response[REGISTRATION_HEADER] = f'({algorithms});path="{path}";challenge="{challenge}"'
 

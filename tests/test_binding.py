@@ -624,3 +624,17 @@ def test_the_endpoints_work_under_login_required_middleware(settings, user):
     assert not is_signed_in(device.client)
     assert device.renew().status_code == 200
     assert is_signed_in(device.client)
+
+
+def test_a_sign_in_still_works_when_the_apps_urls_are_missing(user, settings):
+    """A project that forgot the URLs gets check E007 at start-up, not a 500 at sign-in."""
+    from . import urls
+
+    kept = [p for p in urls.urlpatterns if "accounts/devices/" not in str(p.pattern)]
+    settings.ROOT_URLCONF = type("urls", (), {"urlpatterns": kept})
+    settings.LOGIN_REDIRECT_URL = "/whoami/"
+    settings.SESSIONS_MGMT_NEW_DEVICE_ALERTS = False
+    client = Client()
+    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302 and "Secure-Session-Registration" not in response
+    assert client.get("/whoami/").content.decode() == user.username
