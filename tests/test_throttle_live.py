@@ -8,8 +8,6 @@ once were all checked.
 """
 
 import os
-import subprocess
-import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,7 @@ import pytest
 
 from .conftest import MAC_CHROME, REDIS_URL
 from .http import Browser
-from .servers import ROOT, demo_servers
+from .servers import ROOT, demo_servers, prepare_database
 
 PARALLEL = 20
 
@@ -35,15 +33,7 @@ def server(tmp_path_factory):
         "CACHE_KEY_PREFIX": f"throttle-{uuid.uuid4().hex}",
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
     }
-    for command in (["migrate", "-v0"], ["create_demo_users"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    prepare_database(env)
     # Two processes only share counts through Redis; without it, one process's threads.
     workers = 2 if REDIS_URL else 1
     with demo_servers(env, Path(where), workers=workers, threads=PARALLEL) as urls:

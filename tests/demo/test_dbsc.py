@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ..conftest import CHROMIUM, IPHONE_SAFARI, MAC_CHROME
-from ..servers import ROOT, free_port
+from ..servers import ROOT, free_port, prepare_database
 
 pytestmark = pytest.mark.browser
 
@@ -112,15 +112,7 @@ def site(tmp_path_factory):
         "SESSIONS_MGMT_DEVICE_BOUND": "true",
     }
     env.pop("REDIS_URL", None)
-    for command in (["migrate", "-v0"], ["create_demo_users"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+    prepare_database(env)
     port = free_port()
     url = f"https://127.0.0.1:{port}"
     uvicorn = str(Path(sys.executable).with_name("uvicorn"))
