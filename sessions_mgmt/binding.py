@@ -240,12 +240,11 @@ def refresh(request: HttpRequest) -> HttpResponse:
     if _PROOF not in request.META:
         return _challenge(binding_id)
     state = read_state(session)
-    row = (
-        DeviceSession.objects.filter(pk=state["id"], session_key=session.session_key)
-        .exclude(bound_key=None)
-        .first()
-    )
-    if row is None:
+    row = DeviceSession.objects.filter(
+        pk=state["id"], session_key=session.session_key, bound_at__isnull=False
+    ).first()
+    if row is None or not isinstance(row.bound_key, dict):
+        # Never verified against a key the proof brings: only the stored one will do.
         raise Refused(403, _("This sign-in has ended."))
     try:
         jti = _verify(_header(request, _PROOF), row.bound_key)[1]

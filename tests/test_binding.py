@@ -638,3 +638,14 @@ def test_a_sign_in_still_works_when_the_apps_urls_are_missing(user, settings):
     response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
     assert response.status_code == 302 and "Secure-Session-Registration" not in response
     assert client.get("/whoami/").content.decode() == user.username
+
+
+def test_a_refresh_is_only_checked_against_the_stored_key(device, user):
+    """A row without a key (however it lost it) refuses; the key a proof brings along is
+    never the one it is checked with."""
+    device.bind(user)
+    challenge = device.challenge()
+    DeviceSession.objects.filter(user=user).update(bound_key=None)
+    other = Device(device.algorithm)
+    answer = device.refresh(proof=other.proof(challenge, with_key=True))
+    assert answer.status_code == 403 and COOKIE not in answer.cookies
