@@ -125,6 +125,11 @@ app_settings = AppSettings()
 
 @receiver(setting_changed)
 def _reload(setting: str, **kwargs) -> None:
-    # SESSION_ENGINE too: what the timeouts must check depends on the engine.
-    if setting.startswith(AppSettings.prefix) or setting in DJANGO_SETTINGS:
+    # SESSION_ENGINE too: what the timeouts must check depends on the engine; the secret
+    # keys: the bound cookie's signer is kept (binding.py).
+    if setting.startswith(AppSettings.prefix) or setting in (
+        *DJANGO_SETTINGS,
+        "SECRET_KEY",
+        "SECRET_KEY_FALLBACKS",
+    ):
         app_settings.reload()
