@@ -38,8 +38,17 @@ TIMEOUT = 15  # seconds for anything the browser does on its own (registration, 
 
 
 class Site:
-    def __init__(self, url: str, database: Path, spki: str) -> None:
-        self.url, self.database, self.spki = url, database, spki
+    def __init__(self, url: str, database: Path, spki: str, log: Path) -> None:
+        self.url, self.database, self.spki, self.log = url, database, spki, log
+
+    def refreshes(self) -> list[str]:
+        """The status of each refresh the browsers have asked for, from the access log."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [
+            line.rsplit('" ', 1)[-1]
+            for line in lines
+            if "POST /accounts/devices/bound/refresh/" in line
+        ]
 
     def rows(self, username: str) -> list[tuple]:
         """(bound_key, bound_at) of the user's sessions, straight from the database."""
@@ -119,16 +128,16 @@ def site(tmp_path_factory):
     process = subprocess.Popen(
         [
             uvicorn, "config.asgi:application", "--host", "127.0.0.1", f"--port={port}",
-            f"--ssl-keyfile={key}", f"--ssl-certfile={cert}", "--log-level=warning",
+            f"--ssl-keyfile={key}", f"--ssl-certfile={cert}", "--log-level=info",
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=(where / "access.log").open("wb"),
         stderr=(where / "uvicorn.log").open("wb"),
     )  # fmt: skip
     try:
         _wait_until_up(url, process)
-        yield Site(url, database, spki)
+        yield Site(url, database, spki, where / "access.log")
     finally:
         process.terminate()
         try:
@@ -228,10 +237,12 @@ def test_chromium_binds_refreshes_and_a_copied_cookie_is_a_stranger(open_device,
     # The bound cookie is gone (as when it runs out): the browser holds the next request,
     # proves its key to the refresh endpoint and gets a new one.
     time.sleep(1.1)  # a new cookie differs from the first once a second has passed
+    before = len(site.refreshes())
     laptop.context.clear_cookies(name=BOUND)
     status, _ = laptop.sessions()
     assert status == 200, "the request waited for the refresh"
     assert laptop.wait_for_bound_cookie(other_than=first)
+    assert site.refreshes()[before:] == ["403 Forbidden", "200 OK"], "challenge, then proof"
 
     # The session cookie, copied into another browser that has no key: a stranger there.
     thief = open_device(chromium, site)
@@ -257,11 +268,17 @@ def test_revoking_from_another_device_makes_the_next_refresh_fail(open_device, c
     page.get_by_role("button", name="Sign out Chrome on macOS").click()
     page.wait_for_url("**/accounts/devices/")
 
+    before = len(site.refreshes())
     laptop.context.clear_cookies(name=BOUND)
     laptop.page.goto("/accounts/devices/")
     assert "/accounts/login/" in laptop.page.url
     time.sleep(1)  # whatever the browser does next, it gets no bound cookie
-    assert laptop.cookie(BOUND) is None, "the refresh failed"
+    assert laptop.cookie(BOUND) is None
+    assert site.refreshes()[before:] == ["403 Forbidden"], "one refresh, refused"
+    # The browser gives the binding up: later page loads are not held for refreshes.
+    laptop.page.goto("/accounts/login/")
+    laptop.page.goto("/accounts/login/")
+    assert site.refreshes()[before:] == ["403 Forbidden"]
     assert phone.sessions()[0] == 200
 
 
