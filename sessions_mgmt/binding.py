@@ -211,9 +211,9 @@ def register(request: HttpRequest) -> HttpResponse:
     if row_id != str(state["id"]):
         raise Refused(400, _("The challenge was not issued to this sign-in."))
     binding_id = secrets.token_urlsafe(16)
-    using = router.db_for_write(DeviceSession)
-    with transaction.atomic(using=using):
-        rows = DeviceSession.objects.filter(
+    primary = DeviceSession.objects.using(_primary())
+    with transaction.atomic(using=_primary()):
+        rows = primary.filter(
             pk=state["id"], session_key=session.session_key, bound_at__isnull=True
         )
         if not rows.update(bound_key=key, bound_at=timezone.now()):
@@ -221,7 +221,7 @@ def register(request: HttpRequest) -> HttpResponse:
         session[BOUND_KEY] = f"{binding_id}|{issued}"
         if not tracking.save_session(session):
             raise Refused(403, _("This sign-in has ended."))
-        history.bound(DeviceSession.objects.get(pk=state["id"]))
+        history.bound(primary.get(pk=state["id"]))
     return _instructions(request, binding_id)
 
 
@@ -240,9 +240,11 @@ def refresh(request: HttpRequest) -> HttpResponse:
     if _PROOF not in request.META:
         return _challenge(binding_id)
     state = read_state(session)
-    row = DeviceSession.objects.filter(
-        pk=state["id"], session_key=session.session_key, bound_at__isnull=False
-    ).first()
+    row = (
+        DeviceSession.objects.using(_primary())
+        .filter(pk=state["id"], session_key=session.session_key, bound_at__isnull=False)
+        .first()
+    )
     if row is None or not isinstance(row.bound_key, dict):
         # Never verified against a key the proof brings: only the stored one will do.
         raise Refused(403, _("This sign-in has ended."))
@@ -417,6 +419,11 @@ def _record_refusal(row: DeviceSession) -> None:
         first = True
     if first:
         history.proof_refused(row)
+
+
+def _primary() -> str:
+    """Where decisions read: the primary, never a replica that may lag (DESIGN)."""
+    return router.db_for_write(DeviceSession)
 
 
 def _now_ms() -> int:

@@ -649,3 +649,15 @@ def test_a_refresh_is_only_checked_against_the_stored_key(device, user):
     other = Device(device.algorithm)
     answer = device.refresh(proof=other.proof(challenge, with_key=True))
     assert answer.status_code == 403 and COOKIE not in answer.cookies
+
+
+@pytest.mark.django_db(databases=["default", "replica"])
+def test_binding_and_refresh_read_the_primary_not_a_lagging_replica(user, settings):
+    """DESIGN: decisions read the primary. A replica that has not caught up must neither
+    break a registration nor refuse the device's own refresh (which would sign it out)."""
+    settings.DATABASE_ROUTERS = ["tests.routers.LaggingReplicaRouter"]
+    device = Device()
+    device.bind(user)
+    assert not DeviceSession.objects.filter(user=user).exists()  # the replica knows nothing
+    assert device.renew().status_code == 200
+    assert is_signed_in(device.client)
