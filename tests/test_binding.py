@@ -661,3 +661,26 @@ def test_binding_and_refresh_read_the_primary_not_a_lagging_replica(user, settin
     assert not DeviceSession.objects.filter(user=user).exists()  # the replica knows nothing
     assert device.renew().status_code == 200
     assert is_signed_in(device.client)
+
+
+def test_a_refresh_keeps_a_remember_me_expiry(user, engine, time_machine):
+    """The refresh saves the session (the challenge it answered); like the app's other
+    saves, that must not push back when Django ends the session."""
+    from django.contrib.sessions.models import Session
+
+    time_machine.move_to("2026-06-01 12:00:00+00:00", tick=False)
+    device = Device()
+    response = device.client.post(
+        "/accounts/login/",
+        {"username": user.username, "password": PASSWORD, "remember_me": "on"},
+    )
+    answer = device.register(offered_challenge(response))
+    assert answer.status_code == 200
+    device.session_id = answer.json()["session_identifier"]
+    expires = device.client.get("/me/sessions").json()[0]["expiresAt"]
+    stored = Session.objects.filter(pk=session_key_of(device.client)).first()
+    time_machine.shift(7200)
+    assert device.renew().status_code == 200
+    assert device.client.get("/me/sessions").json()[0]["expiresAt"] == expires
+    if stored is not None:  # db, cached_db
+        assert Session.objects.get(pk=stored.pk).expire_date == stored.expire_date
