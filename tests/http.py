@@ -7,7 +7,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -15,6 +15,7 @@ class Response:
     status: int
     body: str
     location: str | None
+    headers: dict = field(default_factory=dict)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -58,9 +59,16 @@ class Browser:
         )
         try:
             with self.opener.open(request, timeout=30) as raw:
-                return Response(raw.status, raw.read().decode(), raw.headers.get("Location"))
+                return Response(
+                    raw.status, raw.read().decode(), raw.headers.get("Location"), dict(raw.headers)
+                )
         except urllib.error.HTTPError as error:
-            return Response(error.code, error.read().decode(), error.headers.get("Location"))
+            return Response(
+                error.code,
+                error.read().decode(),
+                error.headers.get("Location"),
+                dict(error.headers),
+            )
 
     def get(self, path: str) -> Response:
         return self.request("GET", path)

@@ -481,3 +481,44 @@ def test_an_allauth_host_with_an_email_user_model(host_venv, tmp_path):
         assert api(phone, "GET", "/me/sessions")[0] == 200  # nothing was revoked
     finally:
         server.stop()
+
+
+def test_a_startproject_host_with_device_bound_sessions(host_venv, tmp_path):
+    """Issue 15 in someone else's project: the setting alone, without the extra, stops the
+    host at start-up with a clear error (E006); with the wheel's ``[device-bound]`` extra
+    it starts, offers a binding at sign-in, and a client without DBSC works as before."""
+    project = make_host(
+        host_venv, tmp_path / "site", settings=OWN_SIGN_IN_SETTINGS, urls=OWN_SIGN_IN_URLS
+    )
+    with open(project / "host" / "settings.py", "a") as f:
+        f.write("SESSIONS_MGMT_DEVICE_BOUND = True\n")
+    check = subprocess.run(
+        [host_venv / "bin" / "python", "manage.py", "check"],
+        cwd=project,
+        env=host_env(host_venv),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode != 0 and "sessions_mgmt.E006" in check.stderr, check.stderr
+    (wheel,) = (host_venv.parent / "dist").glob("django_sessions_mgmt-*.whl")
+    run(
+        host_venv / "bin" / "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        f"{wheel}[device-bound]",
+    )
+    manage(host_venv, project, "check")
+    server = Server(host_venv, project)
+    try:
+        browser = Browser(server.url, MAC_CHROME)
+        response = browser.post_form(
+            "/accounts/login/", "/accounts/login/", {"username": "bob", "password": PASSWORD}
+        )
+        assert response.status == 302
+        offer = response.headers.get("Secure-Session-Registration", "")
+        assert offer.startswith('(ES256 RS256);path="/accounts/devices/bound/register/"'), offer
+        exercise(server)  # browsers without DBSC: everything as before
+    finally:
+        server.stop()
