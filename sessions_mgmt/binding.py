@@ -14,8 +14,8 @@ Decisions, where the draft leaves them to the server:
 - **Only the sign-in response offers a binding.** Its challenge is signed (no storage) and
   names the session's row, so only that response can lead to a binding; someone who later
   steals the cookie of an unbound session cannot bind it to their own device.
-- **The bound cookie is checked without I/O.** It is signed (``TimestampSigner``) with the
-  binding's identifier, which the session itself holds (``models.BOUND_KEY``) and with its
+- **The bound cookie is checked without I/O.** It is signed (Django's ``Signer``) with the
+  binding's identifier, which the session itself holds (``models.BOUND_KEY``), and with its
   time of issue: the middleware compares it with the session the request loads anyway, so a
   request of a bound session adds no query (docs/PERFORMANCE.md).
 - **Challenges are signed, and each is accepted once.** A refresh challenge carries its
@@ -32,6 +32,7 @@ Decisions, where the draft leaves them to the server:
 import logging
 import secrets
 import time
+from functools import lru_cache
 from hmac import compare_digest
 
 from django.conf import settings
@@ -123,8 +124,24 @@ def _decide(request: HttpRequest, bound: str) -> HttpResponse | None:
     return _refuse(request)
 
 
-def _cookie_signer() -> signing.TimestampSigner:
-    return app_settings.memo("dbsc_signer", lambda: signing.TimestampSigner(salt=_COOKIE_SALT))
+def _cookie_signer() -> signing.Signer:
+    return app_settings.memo("dbsc_signer", lambda: signing.Signer(salt=_COOKIE_SALT))
+
+
+def _cookie_value(binding_id: str) -> str:
+    """A bound cookie: the binding's identifier and the time of issue, signed."""
+    return _cookie_signer().sign(f"{binding_id}:{int(time.time())}")
+
+
+def _opened_cookie(value: str) -> str:
+    """What a bound cookie says, if we signed it (``BadSignature`` if not). The signature
+    of a cookie is checked once per process: the same cookie comes with every request of
+    its browser for minutes, and only cookies that passed are kept (4,096 at most, dropped
+    when the settings or the secret keys change)."""
+    opened = app_settings.memo(
+        "dbsc_opened", lambda: lru_cache(maxsize=4096)(_cookie_signer().unsign)
+    )
+    return opened(value)
 
 
 def _fresh_cookie(request: HttpRequest, binding_id: str) -> bool:
@@ -132,12 +149,13 @@ def _fresh_cookie(request: HttpRequest, binding_id: str) -> bool:
     if not value:
         return False
     try:
-        signed_id = _cookie_signer().unsign(
-            value, max_age=app_settings.DEVICE_BOUND_COOKIE_AGE + COOKIE_GRACE
-        )
+        signed_id, _sep, issued = _opened_cookie(value).rpartition(":")
     except signing.BadSignature:
         return False
-    return _same(signed_id, binding_id)
+    age = time.time() - int(issued)
+    return age <= app_settings.DEVICE_BOUND_COOKIE_AGE + COOKIE_GRACE and _same(
+        signed_id, binding_id
+    )
 
 
 def _refuse(request: HttpRequest) -> HttpResponse | None:
@@ -298,7 +316,7 @@ def _instructions(request: HttpRequest, binding_id: str) -> HttpResponse:
     )
     response.set_cookie(
         app_settings.DEVICE_BOUND_COOKIE_NAME,
-        _cookie_signer().sign(binding_id),
+        _cookie_value(binding_id),
         max_age=app_settings.DEVICE_BOUND_COOKIE_AGE,
         domain=attributes.get("Domain"),
         path=attributes["Path"],

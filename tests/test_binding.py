@@ -686,3 +686,21 @@ def test_a_refresh_keeps_the_sessions_expiry(user, engine, time_machine, remembe
     if stored is not None:  # db, cached_db: the store itself, before a touch could mend it
         assert Session.objects.get(pk=stored.pk).expire_date == stored.expire_date
     assert device.client.get("/me/sessions").json()[0]["expiresAt"] == expires
+
+
+def test_forged_bound_cookies_are_not_kept(device, user):
+    """Signatures are checked once per cookie and process; only cookies that passed are
+    kept, so a stream of forged ones neither fills the memory nor evicts real ones."""
+    from sessions_mgmt import binding
+    from sessions_mgmt.conf import app_settings
+
+    device.bind(user)
+    assert is_signed_in(device.client)
+    kept = app_settings.memo("dbsc_opened", lambda: None)
+    assert kept.cache_info().currsize == 1
+    thief = copy_of(device)
+    for number in range(200):
+        thief.cookies[COOKIE] = f"{device.session_id}:{number}:forged"
+        assert not is_signed_in(thief)
+    assert kept.cache_info().currsize == 1
+    assert binding._opened_cookie(device.client.cookies[COOKIE].value)
