@@ -364,6 +364,12 @@ def test_the_history_and_the_list_say_it_is_protected(device, user):
     assert page.count("Protected: this sign-in only works on this device") == 1
     activity = device.client.get("/accounts/devices/activity/").content.decode()
     assert "was bound to its device" in activity
+    row = DeviceSession.objects.get(session_key=session_key_of(device.client))
+    detail = device.client.get(f"/accounts/devices/{row.public_id}/").content.decode()
+    assert "Protected: this sign-in only works on this device" in detail
+    other_row = DeviceSession.objects.exclude(pk=row.pk).get()
+    other_page = device.client.get(f"/accounts/devices/{other_row.public_id}/").content.decode()
+    assert "Protected" not in other_page
 
 
 # --- hostile input ------------------------------------------------------------------------
