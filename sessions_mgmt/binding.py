@@ -36,7 +36,6 @@ from functools import lru_cache
 from hmac import compare_digest
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
@@ -180,8 +179,7 @@ def _refuse(request: HttpRequest) -> HttpResponse | None:
         and request.method in ("GET", "HEAD")
         and request.path != resolve_url(settings.LOGIN_URL)
     ):
-        message = _("Sign in again: this sign-in only works on its own device.")
-        messages.info(request, message, fail_silently=True)
+        # No message: MessageMiddleware, inside this one, has not run and would not save it.
         return redirect_to_login(request.get_full_path())
     return None
 
