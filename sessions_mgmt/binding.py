@@ -41,14 +41,14 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.core.cache import cache
-from django.db import router, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import history, store, tracking
+from . import history, services, store, tracking
 from .conf import app_settings
 from .models import BOUND_KEY, DeviceSession, read_state
 
@@ -227,9 +227,9 @@ def register(request: HttpRequest) -> HttpResponse:
     if row_id != str(state["id"]):
         raise Refused(400, _("The challenge was not issued to this sign-in."))
     binding_id = secrets.token_urlsafe(16)
-    primary = DeviceSession.objects.using(_primary())
-    with transaction.atomic(using=_primary()):
-        rows = primary.filter(
+    using = services.primary()
+    with transaction.atomic(using=using):
+        rows = DeviceSession.objects.using(using).filter(
             pk=state["id"], session_key=session.session_key, bound_at__isnull=True
         )
         if not rows.update(bound_key=key, bound_at=timezone.now()):
@@ -237,7 +237,7 @@ def register(request: HttpRequest) -> HttpResponse:
         session[BOUND_KEY] = f"{binding_id}|{issued}"
         if not tracking.save_session(session):
             raise Refused(403, _("This sign-in has ended."))
-        history.bound(primary.get(pk=state["id"]))
+        history.bound(DeviceSession.objects.using(using).get(pk=state["id"]))
     return _instructions(request, binding_id)
 
 
@@ -257,7 +257,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
         return _challenge(binding_id)
     state = read_state(session)
     row = (
-        DeviceSession.objects.using(_primary())
+        DeviceSession.objects.using(services.primary())
         .filter(pk=state["id"], session_key=session.session_key, bound_at__isnull=False)
         .first()
     )
@@ -435,11 +435,6 @@ def _record_refusal(row: DeviceSession) -> None:
         first = True
     if first:
         history.proof_refused(row)
-
-
-def _primary() -> str:
-    """Where decisions read: the primary, never a replica that may lag (DESIGN)."""
-    return router.db_for_write(DeviceSession)
 
 
 def _now_ms() -> int:

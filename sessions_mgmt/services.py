@@ -64,7 +64,7 @@ class CurrentSessionError(RevocationError):
     """The session asked to be ended is the caller's own; signing out is logout's job."""
 
 
-def _primary() -> str:
+def primary() -> str:
     """The database alias decisions read: the one rows are written to, never a replica."""
     return router.db_for_write(DeviceSession)
 
@@ -75,7 +75,7 @@ def user_sessions(user) -> DeviceSessionQuerySet:
     Not filtered by the rows' ``expires_at``: that is a copy, and a session whose copy is
     out of date must still be found (and ended) while its cookie works.
     """
-    return DeviceSession.objects.using(_primary()).filter(user=user).order_by("-last_active_at")
+    return DeviceSession.objects.using(primary()).filter(user=user).order_by("-last_active_at")
 
 
 #: The row fields that copy a live session's state; ``refresh_rows`` brings them up to date.
@@ -173,7 +173,7 @@ def refresh_rows(queryset: DeviceSessionQuerySet, *, batch_size: int | None = No
     filters, a project's own queries); ``revoke_sessions --expired`` runs this, and
     ``--inactive-for`` runs it on its candidates before deciding.
     """
-    rows = queryset.using(_primary()).order_by("pk")
+    rows = queryset.using(primary()).order_by("pk")
     changed = 0
 
     @sensitive_variables()
@@ -187,7 +187,7 @@ def refresh_rows(queryset: DeviceSessionQuerySet, *, batch_size: int | None = No
             if row.session_key in live and _apply_liveness(row, live[row.session_key])
         ]
         if stale:
-            DeviceSession.objects.using(_primary()).bulk_update(stale, LIVE_FIELDS)
+            DeviceSession.objects.using(primary()).bulk_update(stale, LIVE_FIELDS)
             changed += len(stale)
         return batch
 
@@ -311,7 +311,7 @@ def password_changed(user, session_key: str | None) -> None:
 
 def events_of(user):
     """The user's security history, newest first (a queryset, for slicing and paging)."""
-    return history.events_of(user).using(_primary())
+    return history.events_of(user).using(primary())
 
 
 def scrub_history() -> int:
@@ -430,7 +430,7 @@ def end_sessions(
     history (in the same transaction): ``by`` is the device that ended them, ``actor`` the
     staff member.
     """
-    using = _primary()
+    using = primary()
     rows = queryset.using(using).order_by("pk").values_list(*_ROW_FIELDS)
     if connections[using].features.has_select_for_update_of:
         rows = rows.select_for_update(of=("self",))
@@ -478,7 +478,7 @@ def end_all_sessions(
     few public ids for the log), unless ``session_revoked`` has receivers, which get the
     rows. Elsewhere it is ``end_sessions`` over every row.
     """
-    using = _primary()
+    using = primary()
     sessions = store.session_table(using)
     if connections[using].vendor != "postgresql" or sessions is None:
         return end_sessions(
@@ -562,7 +562,7 @@ def prune_dead(
 
     Announced as ``EXPIRED``, with the detail ``EXPIRY`` (the row's copy of the expiry has
     passed) or ``GONE`` (the store no longer has a session that should still be alive)."""
-    rows = queryset.using(_primary()).order_by("pk").values_list(*_ROW_FIELDS)
+    rows = queryset.using(primary()).order_by("pk").values_list(*_ROW_FIELDS)
     found = 0
 
     @sensitive_variables()
