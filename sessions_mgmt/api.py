@@ -4,18 +4,22 @@
 ``GET /me/sessions/events`` (the security history).
 The session cookie is the credential, so unsafe methods need the CSRF token in the
 ``X-CSRFToken`` header. Every answer, errors included, is JSON; an error has an ``error`` key.
+
+Also the browser's own JSON endpoints for device-bound sessions (``bound/register/``,
+``bound/refresh/`` under ``sessions_mgmt.urls``), whose rules are in ``binding``.
 """
 
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import OperationalError
 from django.db.models import Q
-from django.http import HttpRequest, JsonResponse, UnreadablePostError
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
@@ -25,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from . import location, services, tracking
+from . import binding, location, services, tracking
 from .conf import app_settings
 from .models import DeviceSession, SessionEvent
 from .reauth import PasswordReauth, confirm_password, reauth_backend, recently_authenticated
@@ -84,17 +88,16 @@ def _csrf_failed(request: HttpRequest) -> bool:
 
 
 @method_decorator([csrf_exempt, never_cache, login_not_required], name="dispatch")
-class ApiView(View):
-    """Authentication (401), method (405), CSRF and recent-authentication (403) checks, all
-    answered in JSON (so ``LoginRequiredMiddleware`` is told to leave these views alone: it
-    would answer a JSON client with a redirect to an HTML page)."""
-
-    needs_recent_auth = True
+class JsonView(View):
+    """Every answer in JSON, errors included: a body too large (413) or unreadable (400), the
+    store or database unavailable (503), any other failure (500). ``LoginRequiredMiddleware``
+    is told to leave these views alone: it would answer a JSON client with a redirect to an
+    HTML page."""
 
     def dispatch(self, request: HttpRequest, *args, **kwargs):
         setattr(request, JSON_ERRORS, True)  # the middleware answers its own errors in JSON
         try:
-            response = self._checked_dispatch(request, *args, **kwargs)
+            return self.answer(request, *args, **kwargs)
         except RequestDataTooBig:
             return error(_("The request body is too large."), 413)
         except (SuspiciousOperation, UnreadablePostError):  # too many fields or files, …
@@ -107,6 +110,27 @@ class ApiView(View):
         except Exception:  # answered in JSON too, never as an HTML error page
             logger.exception("Session API error on %s %s", request.method, request.path)
             return error(_("Internal error."), 500)
+
+    def answer(self, request: HttpRequest, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
+        allowed = ", ".join(m.upper() for m in self._allowed_methods())
+        message = _("Method %(method)s not allowed; use %(allowed)s.") % {
+            "method": request.method,
+            "allowed": allowed,
+        }
+        return error(message, 405, Allow=allowed)
+
+
+class ApiView(JsonView):
+    """The session API: authentication (401), method (405), CSRF and recent-authentication
+    (403) checks, in JSON."""
+
+    needs_recent_auth = True
+
+    def answer(self, request: HttpRequest, *args, **kwargs):
+        response = self._checked_dispatch(request, *args, **kwargs)
         if response.status_code < 500 and not tracking.save_changes(request):
             return error(_("Your session ended while this request ran. Sign in again."), 401)
         return response
@@ -129,15 +153,7 @@ class ApiView(View):
                 )
             if self.needs_recent_auth and not recently_authenticated(request):
                 return error("reauthentication_required", 403)
-        return super().dispatch(request, *args, **kwargs)
-
-    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs):
-        allowed = ", ".join(m.upper() for m in self._allowed_methods())
-        message = _("Method %(method)s not allowed; use %(allowed)s.") % {
-            "method": request.method,
-            "allowed": allowed,
-        }
-        return error(message, 405, Allow=allowed)
+        return super().answer(request, *args, **kwargs)
 
 
 class SessionListApi(ApiView):
@@ -273,3 +289,32 @@ class ReauthenticateApi(ApiView):
 @login_not_required
 def not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     return error(_("Not found"), 404)
+
+
+class DeviceBindingApi(JsonView):
+    """The browser's own endpoints for device-bound sessions (``binding``). Not
+    CSRF-protected and open to strangers: the browser sends them without a token, the
+    refresh comes without a fresh bound cookie, and each is authenticated by the session
+    and a proof signed with the device's key."""
+
+    http_method_names = ["post"]
+    action: Callable[[HttpRequest], HttpResponse]
+
+    def answer(self, request: HttpRequest, *args, **kwargs):
+        if not app_settings.DEVICE_BOUND:
+            return error(_("Device-bound sessions are not enabled."), 404)
+        return super().answer(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return type(self).action(request)
+        except binding.Refused as exc:
+            return error(exc.message, exc.status)
+
+
+class RegisterBindingApi(DeviceBindingApi):
+    action = binding.register
+
+
+class RefreshBindingApi(DeviceBindingApi):
+    action = binding.refresh

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "sessions_mgmt"
 
@@ -11,8 +11,8 @@ urlpatterns = [
     path("<uuid:public_id>/sign-out/", views.RevokeDeviceView.as_view(), name="revoke"),
     path("sign-out-others/", views.RevokeOtherDevicesView.as_view(), name="revoke_others"),
     path("not-me/<str:token>/", views.NotMeView.as_view(), name="not_me"),
-    path("bound/register/", views.RegisterBindingView.as_view(), name="bound_register"),
-    path("bound/refresh/", views.RefreshBindingView.as_view(), name="bound_refresh"),
+    path("bound/register/", api.RegisterBindingApi.as_view(), name="bound_register"),
+    path("bound/refresh/", api.RefreshBindingApi.as_view(), name="bound_refresh"),
     path(
         "sign-out-others/confirm/",
         views.ConfirmRevokeOthersView.as_view(),

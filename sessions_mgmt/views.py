@@ -6,8 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import PasswordChangeView
-from django.db import OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -15,16 +14,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import ListView, TemplateView
 
-from . import binding, services
+from . import services
 from .alerts import session_for_token
 from .conf import app_settings
 from .forms import ThrottledAdminPasswordChangeForm
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
-from .store import SessionStoreError
 from .tracking import sync
 
 LIST_URL = "sessions_mgmt:device_list"
@@ -184,46 +181,6 @@ class NotMeView(View):
             "sessions_mgmt/not_me_done.html",
             {"device": row, "password_change_url": password_change_url},
         )
-
-
-@method_decorator([csrf_exempt, never_cache, login_not_required], name="dispatch")
-class DeviceBindingView(View):
-    """The browser's own endpoints for device-bound sessions (``binding``): answered in
-    JSON, errors included. Not CSRF-protected: the browser sends them without a token, and
-    each is authenticated by a proof signed with the device's key."""
-
-    http_method_names = ["post"]
-    action: Callable[[HttpRequest], HttpResponse]
-
-    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not app_settings.DEVICE_BOUND:
-            return JsonResponse({"error": _("Device-bound sessions are not enabled.")}, status=404)
-        return super().dispatch(request, *args, **kwargs)
-
-    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = JsonResponse({"error": _("Use POST.")}, status=405)
-        response["Allow"] = "POST"
-        return response
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        try:
-            return type(self).action(request)
-        except binding.Refused as exc:
-            return JsonResponse({"error": exc.message}, status=exc.status)
-        except (OperationalError, SessionStoreError):
-            return JsonResponse(
-                {"error": _("The session store or database is unavailable. Try again.")},
-                status=503,
-                headers={"Retry-After": "5"},
-            )
-
-
-class RegisterBindingView(DeviceBindingView):
-    action = binding.register
-
-
-class RefreshBindingView(DeviceBindingView):
-    action = binding.refresh
 
 
 def admin_password_change(site) -> Callable[[HttpRequest], HttpResponse]:
