@@ -710,3 +710,21 @@ def test_forged_bound_cookies_are_not_kept(device, user):
         assert not is_signed_in(thief)
     assert kept.cache_info().currsize == 1
     assert binding._opened_cookie(device.client.cookies[COOKIE].value)
+
+
+def test_a_failure_inside_the_endpoints_is_answered_in_json(user, monkeypatch):
+    """As the API's: the browser's endpoints never answer an HTML error page."""
+    from django.db import OperationalError
+
+    from sessions_mgmt import binding
+
+    device = Device()
+    challenge = device.sign_in(user)
+    for failure, status in ((RuntimeError("bug"), 500), (OperationalError("locked"), 503)):
+
+        def fail(*args, failure=failure):
+            raise failure
+
+        monkeypatch.setattr(binding, "_verify", fail)
+        response = device.register(challenge)
+        assert response.status_code == status and "error" in response.json()
