@@ -15,7 +15,7 @@ Decisions, where the draft leaves them to the server:
   names the session's row, so only that response can lead to a binding; someone who later
   steals the cookie of an unbound session cannot bind it to their own device.
 - **The bound cookie is checked without I/O.** It is signed (Django's ``Signer``) with the
-  binding's identifier, which the session itself holds (``models.BOUND_KEY``), and with its
+  binding's identifier, which the session itself holds (``state.BOUND_KEY``), and with its
   time of issue: the middleware compares it with the session the request loads anyway, so a
   request of a bound session adds no query (docs/PERFORMANCE.md).
 - **Challenges are signed, and each is accepted once.** A refresh challenge carries its
@@ -49,8 +49,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import history, services, store, tracking
+from . import state as codec
 from .conf import app_settings
-from .models import BOUND_KEY, DeviceSession, read_state
+from .models import DeviceSession
+from .state import BOUND_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +120,7 @@ async def aguard(request: HttpRequest) -> HttpResponse | None:
 
 
 def _decide(request: HttpRequest, bound: str) -> HttpResponse | None:
-    if _fresh_cookie(request, bound.partition("|")[0]):
+    if _fresh_cookie(request, codec.binding_id(bound)):
         return None
     return _refuse(request)
 
@@ -196,7 +198,7 @@ def offer(request: HttpRequest, response: HttpResponse) -> None:
     if not tracking.signed_in_now(request) or response.status_code >= 400:
         return
     session = request.session
-    state = read_state(session) if SESSION_KEY in session else None
+    state = codec.read(session) if SESSION_KEY in session else None
     if state is None:
         return
     try:
@@ -217,7 +219,7 @@ def register(request: HttpRequest) -> HttpResponse:
     the row, mark the session bound, and answer the session's instructions and its first
     bound cookie."""
     session = request.session
-    state = read_state(session) if SESSION_KEY in session else None
+    state = codec.read(session) if SESSION_KEY in session else None
     if state is None:
         raise Refused(401, _("Sign in first."))
     if BOUND_KEY in session:
@@ -234,7 +236,7 @@ def register(request: HttpRequest) -> HttpResponse:
         )
         if not rows.update(bound_key=key, bound_at=timezone.now()):
             raise Refused(409, _("This sign-in has ended or is already bound to a device."))
-        session[BOUND_KEY] = f"{binding_id}|{issued}"
+        codec.write_binding(session, binding_id, issued)
         if not tracking.save_session(session):
             raise Refused(403, _("This sign-in has ended."))
         history.bound(DeviceSession.objects.using(using).get(pk=state["id"]))
@@ -248,14 +250,14 @@ def refresh(request: HttpRequest) -> HttpResponse:
     binding_id = _unquote(request.META.get(_SESSION_ID, ""))
     if not binding_id or len(binding_id) > 64:
         raise Refused(400, _("The Sec-Secure-Session-Id header is missing or malformed."))
-    bound = session.get(BOUND_KEY) if SESSION_KEY in session else None
-    if bound is None or not _same(bound.partition("|")[0], binding_id):
+    bound = codec.binding(session) if SESSION_KEY in session else None
+    if bound is None or not _same(bound[0], binding_id):
         # Revoked, signed out, expired, or another session's identifier.
         raise Refused(403, _("This sign-in has ended, or is not the one bound to this device."))
-    used = int(bound.partition("|")[2] or 0)
+    used = bound[1]
     if _PROOF not in request.META:
         return _challenge(binding_id)
-    state = read_state(session)
+    state = codec.read(session)
     row = (
         DeviceSession.objects.using(services.primary())
         .filter(pk=state["id"], session_key=session.session_key, bound_at__isnull=False)
@@ -274,7 +276,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
         raise
     if issued <= used or _now_ms() - issued > CHALLENGE_AGE * 1000:
         return _challenge(binding_id)  # answered before, or too old: ask again
-    session[BOUND_KEY] = f"{binding_id}|{issued}"
+    codec.write_binding(session, binding_id, issued)
     if not tracking.save_session(session):
         raise Refused(403, _("This sign-in has ended."))
     return _instructions(request, binding_id)

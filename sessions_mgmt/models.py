@@ -1,11 +1,11 @@
 """One row per signed-in session, linked to Django's session store by its key."""
 
-import json
 import uuid
-from datetime import UTC, datetime
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -13,81 +13,20 @@ from .conf import app_settings
 from .devices import BOT, DESKTOP, MOBILE, OTHER, TABLET, USER_AGENT_MAX_LENGTH, compose_name
 from .location import display as display_location
 
-#: Session data key of a tracked session's state (see ``read_state``): the row's pk
-#: (``id``), the unix times of the row's last update (``t``), of sign-in or adoption
-#: (``s``) and of the last request (``a``), the IP then (``ip``), a crc32 of the
-#: User-Agent then (``ua``), when the store ends the session (``x``) and the raw
-#: ``set_expiry()`` value it followed (``e``). Kept by tracking, read by the timeouts.
-STATE_KEY = "_smgmt"
-#: Where versions before 0.2 kept the state, as a dict: still read, never written. A new
-#: key, so that during a rolling upgrade an older server finds no state it cannot read
-#: (it adopts the session again, as it would a session from before the app) instead of
-#: failing on a string.
-LEGACY_STATE_KEY = "_sessions_mgmt"
-#: Session data key of a device-bound session's binding (see ``binding``): its DBSC
-#: session identifier and the issue time of the last challenge it answered.
-BOUND_KEY = "_smgmt_b"
+#: Sent by the ORM's delete paths of ``DeviceSession`` (``QuerySet.delete()``,
+#: ``Model.delete()``) with the queryset to end: the app's one door that ends sessions
+#: receives it (``receivers.py``), so that models import nothing above them and a deleted
+#: row never leaves its session working. Internal: not part of the public API.
+ending_requested = Signal()
 
 
-def read_state(session) -> dict | None:
-    """The tracking state of a session, or None if it has none.
-
-    Stored as one short string (``"id|t|s|a|ip|ua|x|e"``), not a dict: every signed-in
-    request decodes the session, and a nested dict of 8 keys cost it about 35,000 CPU
-    instructions more (see docs/PERFORMANCE.md). Sessions that hold the older dict (under
-    ``LEGACY_STATE_KEY``) still read.
-    """
-    raw = session.get(STATE_KEY)
-    if raw is None:
-        return session.get(LEGACY_STATE_KEY)
-    if not isinstance(raw, str):
-        return raw
-    pk, t, s, a, ip, ua, x, e = raw.split("|", 7)
-    state = {"id": int(pk), "t": int(t), "s": int(s), "a": float(a), "ip": ip or None}
-    state["ua"] = int(ua)
-    if x:
-        state["x"] = float(x)
-    state["e"] = json.loads(e) if e else None
-    return state
-
-
-def clear_state(session) -> None:
-    """Remove the tracking state from a session (a new sign-in starts without one, and
-    unbound: the browser's key was proved for the sign-in before)."""
-    for key in (STATE_KEY, LEGACY_STATE_KEY, BOUND_KEY):
-        if key in session:
-            del session[key]
-
-
-def write_state(session, state: dict) -> None:
-    """Store ``state`` in the session (which marks it modified), as ``read_state`` reads;
-    a legacy dict, if any, goes."""
-    session.pop(LEGACY_STATE_KEY, None)
-    e = state.get("e")
-    expiry = "" if e is None else json.dumps(e)
-    now = state.get("t", 0)
-    x = repr(float(state["x"])) if state.get("x") is not None else ""
-    session[STATE_KEY] = (
-        f"{state['id']}|{int(now)}|{int(state.get('s', now))}|{float(state.get('a', now))!r}"
-        f"|{state.get('ip') or ''}|{state.get('ua', 0)}|{x}|{expiry}"
-    )
-
-
-def live_values(data) -> dict:
-    """A session's liveness, from its stored data (``store.session_data``): when it was
-    last active (to the touch interval, or exactly with an idle timeout), its IP then and
-    when the store ends it, as the ``DeviceSession`` fields they update. Empty when the
-    data holds no state (a session being signed in right now: its row is up to date)."""
-    state = read_state(data)
-    if state is None:
-        return {}
-    values = {
-        "last_active_at": datetime.fromtimestamp(max(state["t"], state.get("a", 0)), tz=UTC),
-        "ip": state.get("ip"),
-    }
-    if state.get("x"):
-        values["expires_at"] = datetime.fromtimestamp(state["x"], tz=UTC)
-    return values
+def _end(queryset) -> int:
+    """Have the door end the sessions of ``queryset``; refuse if nothing is wired to it
+    (the app is not ready): deleting only rows would hide working sessions."""
+    answers = ending_requested.send(sender=DeviceSession, queryset=queryset)
+    if not answers:
+        raise ImproperlyConfigured("sessions_mgmt is not ready: add it to INSTALLED_APPS.")
+    return answers[0][1]
 
 
 class DeviceSessionQuerySet(models.QuerySet):
@@ -97,10 +36,9 @@ class DeviceSessionQuerySet(models.QuerySet):
         return self.filter(expires_at__gt=timezone.now())
 
     def delete(self):
-        """Delete the rows *and* end their sessions, so no deletion leaves a live cookie."""
-        from . import services
-
-        count = services.end_sessions(self)
+        """Delete the rows *and* end their sessions, so no deletion leaves a live cookie:
+        the one door that ends sessions does it (wired to ``ending_requested``)."""
+        count = _end(self)
         return count, {self.model._meta.label: count}
 
     delete.alters_data = True
@@ -173,10 +111,8 @@ class DeviceSession(models.Model):
         return self.device_name or str(self.public_id)
 
     def delete(self, using=None, keep_parents=False):
-        """Delete the row and end its session in the store."""
-        from . import services
-
-        count = services.end_sessions(type(self).objects.filter(pk=self.pk))
+        """Delete the row and end its session in the store (see the queryset's delete)."""
+        count = _end(type(self).objects.filter(pk=self.pk))
         return count, {self._meta.label: count}
 
     delete.alters_data = True

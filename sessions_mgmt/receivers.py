@@ -17,8 +17,15 @@ from django.utils.translation import ngettext
 
 from . import services
 from .conf import app_settings
-from .models import DeviceSession
+from .models import DeviceSession, ending_requested
 from .tracking import current_request, forget, start_tracking
+
+
+@receiver(ending_requested, sender=DeviceSession, dispatch_uid="sessions_mgmt.orm_delete")
+def end_deleted_rows(sender, queryset, **kwargs) -> int:
+    """The ORM's delete paths (``DeviceSession.delete()``, a queryset's ``delete()``) end
+    the sessions through the one door, not only the rows."""
+    return services.end_sessions(queryset)
 
 
 @receiver(user_logged_in, dispatch_uid="sessions_mgmt.track_sign_in")

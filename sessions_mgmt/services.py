@@ -18,10 +18,10 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import alerts, history, store
+from . import alerts, history, state, store
 from .conf import app_settings
 from .location import locate
-from .models import DeviceSession, DeviceSessionQuerySet, live_values
+from .models import DeviceSession, DeviceSessionQuerySet
 from .signals import session_revoked
 from .store import SessionStoreError as SessionStoreError  # raised through services
 
@@ -86,7 +86,7 @@ def _apply_liveness(row: DeviceSession, data) -> bool:
     """Give ``row`` its session's live values, from the session's stored ``data``; whether
     its copy changed. A row's copy is never newer than the session, except for a session
     being signed in right now, whose data is still empty."""
-    values = live_values(data)
+    values = state.live_values(data)
     if not values:
         return False
     if values["last_active_at"] <= row.last_active_at:

@@ -123,7 +123,7 @@ def session_data(session_keys: Sequence[str]) -> dict[str, Mapping]:
     """The stored data of those of these keys that hold an unexpired session, by key (the
     same keys ``alive_keys`` finds; a session being signed in right now may still be
     empty). One query or one cache call on the fast path: this is where lists read each
-    session's liveness (see ``models.live_values``)."""
+    session's liveness (see ``state.live_values``)."""
     return _read(session_keys, with_data=True)
 
 

@@ -1,6 +1,6 @@
 """Server-side idle and absolute timeouts (NIST SP 800-63B §7), independent of the cookie.
 
-The timestamps live in the session's tracking data (see ``models.read_state``), so the
+The timestamps live in the session's tracking data (see ``state``), so the
 check reads nothing the request does not load anyway. It runs where the user is first
 needed (``request.user`` / ``request.auser``), so a timed-out session never reaches a view
 as signed in, and again after a view that used only ``request.session``, before tracking
@@ -33,7 +33,8 @@ from django.utils.translation import gettext, gettext_noop
 
 from . import services, store
 from .conf import app_settings
-from .models import DeviceSession, read_state
+from .models import DeviceSession
+from .state import read as state_of
 
 _EXPIRY_MESSAGE = gettext_noop("Your session has expired. Please sign in again.")
 
@@ -89,7 +90,7 @@ def pending_end(request: HttpRequest) -> Callable[[], None] | None:
     session = getattr(request, "session", None)
     if session is None or not session.accessed:
         return None
-    state = read_state(session)
+    state = state_of(session)
     ended = state and SESSION_KEY in session and timed_out(state, time.time())
     return partial(_end, request, state, ended) if ended else None
 
@@ -98,7 +99,7 @@ def _user_within_timeouts(request: HttpRequest):
     """``request.user``, unless the session has timed out: then the session ends (row and
     store key), a message says why, and the request goes on signed out."""
     session = request.session
-    state = read_state(session)
+    state = state_of(session)
     ended = state and SESSION_KEY in session and timed_out(state, time.time())
     if ended:
         _end(request, state, ended)

@@ -21,7 +21,6 @@ saves the session (a view changed it, ``set_expiry()``, or ``SESSION_SAVE_EVERY_
 and the app's own saves keep it (``store.save_keeping_expiry``).
 """
 
-import json
 import time
 import zlib
 from collections.abc import Callable
@@ -40,11 +39,12 @@ from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
 from . import history, store
+from . import state as codec
 from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
 from .location import locate
-from .models import STATE_KEY, DeviceSession, clear_state, read_state, write_state
+from .models import DeviceSession
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
@@ -63,8 +63,7 @@ _FORGOTTEN_KEY_ATTR = "_sessions_mgmt_forgotten"
 #: Request attribute: set by views whose errors must be JSON (the API); the middleware
 #: then answers a failure of its own after the view in JSON too.
 JSON_ERRORS = "_sessions_mgmt_json_errors"
-# Session data key Django keeps a custom expiry under (``set_expiry()``).
-_EXPIRY = "_session_expiry"
+_EXPIRY = codec.EXPIRY_KEY
 _current_request: ContextVar[HttpRequest | None] = ContextVar("sessions_mgmt_request", default=None)
 
 
@@ -73,15 +72,10 @@ def _agent(request: HttpRequest) -> int:
     return zlib.crc32(request.META.get("HTTP_USER_AGENT", "").encode())
 
 
-def expires_at(state: dict) -> datetime:
-    """When the store ends a tracked session, by its state."""
-    return datetime.fromtimestamp(state["x"], tz=UTC)
-
-
 def _remember(request: HttpRequest, state: dict, **changes) -> dict:
     """Write the tracking state into the session (which marks it modified)."""
     state = {**state, **changes}
-    write_state(request.session, state)
+    codec.write(request.session, state)
     setattr(request, _TRACKED_KEY_ATTR, request.session.session_key)
     return state
 
@@ -126,7 +120,7 @@ def start_tracking(request: HttpRequest, user, *, defer: bool = True) -> DeviceS
     if flushed:  # login() flushed another user's session: make a key
         session.save()
     old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    tracked = flushed or read_state(session) is not None  # the old key had a row
+    tracked = flushed or codec.read(session) is not None  # the old key had a row
     if old_key and old_key == session.session_key:
         # Django's login() keeps the key when the same user signs in again in the same
         # browser: a copied cookie would survive the sign-in, and even share its fresh
@@ -137,7 +131,7 @@ def start_tracking(request: HttpRequest, user, *, defer: bool = True) -> DeviceS
         forget(request, old_key)
     elif not old_key and tracked and not flushed:  # signed in again without a cookie
         forget(request, session.session_key)
-    clear_state(session)
+    codec.clear(session)
     row = DeviceSession(user=user, session_key=session.session_key, **_device_fields(request))
     mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
@@ -212,7 +206,7 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
             delivered = key == request.COOKIES.get(app_settings.SESSION_COOKIE_NAME)
             return None if delivered else partial(store.delete_keys, [key])
         return partial(_commit_new_sign_in, request, response, new_row)
-    state = read_state(session)
+    state = codec.read(session)
     if state is None:
         return partial(_adopt, request)
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
@@ -236,14 +230,7 @@ def _steady(request: HttpRequest, session) -> bool:
     it runs on every request (docs/PERFORMANCE.md, issue 14 §2)."""
     if session.modified or not app_settings.memo("quiet", _quiet):
         return False
-    raw = session.get(STATE_KEY)
-    if raw.__class__ is not str:
-        return False
-    start = raw.find("|") + 1
-    if time.time() - int(raw[start : raw.find("|", start)]) >= app_settings.TOUCH_INTERVAL:
-        return False
-    expiry = session.get(_EXPIRY)
-    if raw[raw.rfind("|") + 1 :] != ("" if expiry is None else json.dumps(expiry)):
+    if not codec.quiet_and_fresh(session, app_settings.TOUCH_INTERVAL):
         return False
     key = session.session_key
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
@@ -378,8 +365,8 @@ def save_changes(request: HttpRequest) -> bool:
 def save_session(session) -> bool:
     """Save a tracked session now, keeping the expiry its state records; False if it was
     ended meanwhile (it then stays ended)."""
-    state = read_state(session) or {}
-    return _save_now(session, expires_at(state) if "x" in state else None)
+    state = codec.read(session) or {}
+    return _save_now(session, codec.expires_at(state) if "x" in state else None)
 
 
 def signed_in_now(request: HttpRequest) -> bool:
