@@ -202,10 +202,14 @@ def session_events(user, row: DeviceSession):
 
 @sensitive_variables()
 def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None) -> DeviceSession:
-    """End one of the user's sessions, but never the one making the request."""
+    """End one of the user's sessions, but never the one making the request. A session
+    that has already ended (its row waits for pruning) is unknown, as it is to the list and
+    the details page: ``DeviceSession.DoesNotExist``, and nothing is recorded."""
     row = get_session(user, public_id)
     if current_session_key is not None and row.session_key == current_session_key:
         raise CurrentSessionError
+    if not store.alive_keys([row.session_key]):
+        raise DeviceSession.DoesNotExist
     by = _current_row(user, current_session_key)
     end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=USER, by=by)
     return row
