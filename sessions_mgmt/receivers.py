@@ -71,8 +71,10 @@ def forget_sign_out(sender, request, user, **kwargs) -> None:
 
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_deleted")
-def end_sessions_of_deleted_user(sender, instance, **kwargs) -> None:
+def end_sessions_of_deleted_user(sender, instance, using=None, **kwargs) -> None:
     """Before the cascade removes the rows, end the sessions they stand for."""
+    if not _signs_in(sender, using):
+        return
     services.revoke_all(instance, reason=services.USER_DELETED)
 
 
@@ -110,7 +112,7 @@ def remember_password(sender, instance, raw=False, using=None, update_fields=Non
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="sessions_mgmt.user_saved")
-def end_sessions_after_account_change(sender, instance, created, **kwargs) -> None:
+def end_sessions_after_account_change(sender, instance, created, using=None, **kwargs) -> None:
     """Deactivation ends every session; a password change ends every *other* one.
 
     Django's own hash check would sign the other sessions out only when they next come
@@ -120,6 +122,9 @@ def end_sessions_after_account_change(sender, instance, created, **kwargs) -> No
     otherwise. If the session store is down, the password is still
     saved and no error reaches the person (see ``services.end_after_account_change``).
     """
+    if not _signs_in(sender, using):
+        setattr(instance, _STORED_PASSWORD, None)
+        return
     if getattr(instance, "is_active", True) is False:
         services.end_after_account_change(instance, None, reason=services.DEACTIVATED)
         return
@@ -140,6 +145,13 @@ def end_sessions_after_account_change(sender, instance, created, **kwargs) -> No
         session.session_key if own else None,
         reason=services.PASSWORD_REHASHED if rehashed else services.PASSWORD_CHANGE,
     )
+
+
+def _signs_in(user_model, using: str | None) -> bool:
+    """Whether users saved to (or deleted from) database ``using`` are the ones who sign
+    in: the database the user model is written to. With several databases, user pk 1 in
+    another one is someone else, whose changes must not end this user 1's sessions."""
+    return using is None or using == router.db_for_write(user_model)
 
 
 def _is_hash_upgrade(instance, update_fields) -> bool:
