@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from . import services
 from .conf import app_settings
 from .models import DeviceSession, ending_requested
-from .tracking import current_request, forget, start_tracking
+from .tracking import current_request, forget, start_tracking, tracks
 
 
 @receiver(ending_requested, sender=DeviceSession, dispatch_uid="sessions_mgmt.orm_delete")
@@ -33,7 +33,7 @@ def track_sign_in(sender, request, user, **kwargs) -> None:
     """Give the new sign-in its row, within ``SESSIONS_MGMT_MAX_SESSIONS``: the count and
     the new row in one transaction. Refused (``"deny_new"``), the sign-in is undone: the
     browser stays signed out and a message says why and what to do."""
-    if request is None or not hasattr(request, "session"):
+    if request is None or not hasattr(request, "session") or not tracks(user):
         return
     if services.session_limit(user) is None:
         start_tracking(request, user)

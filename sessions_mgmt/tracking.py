@@ -21,6 +21,7 @@ saves the session (a view changed it, ``set_expiry()``, or ``SESSION_SAVE_EVERY_
 and the app's own saves keep it (``store.save_keeping_expiry``).
 """
 
+import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.base import UpdateError
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse
@@ -48,6 +49,8 @@ from .models import DeviceSession
 from .network import client_ip
 from .reauth import mark_authenticated
 from .signals import session_client_changed, session_started
+
+logger = logging.getLogger(__name__)
 
 #: Work left to do for a request (I/O), from ``pending``.
 Work = Callable[[], None]
@@ -153,6 +156,23 @@ def _write_sign_in(request: HttpRequest, row: DeviceSession) -> Work | None:
     after = check_new_device(request, row)
     _remember(request, _new_state(request, row))
     return after
+
+
+def tracks(user, *, warn: bool = True) -> bool:
+    """Whether the app tracks this account's sessions: users of ``AUTH_USER_MODEL`` (and
+    its proxies), which its rows point to. A backend that signs in an account of another
+    model (a partner, a kiosk) gets a plain Django sign-in, untracked and unlisted, and a
+    warning in the log: it is a project's decision, not an error to answer with a 500."""
+    if isinstance(user, get_user_model()):
+        return True
+    if warn:
+        logger.warning(
+            "A sign-in of a %s, not of AUTH_USER_MODEL (%s), is not tracked: its session is "
+            "not listed and only Django's own sign-out ends it.",
+            type(user)._meta.label,
+            settings.AUTH_USER_MODEL,
+        )
+    return False
 
 
 def _device_fields(request: HttpRequest) -> dict:
@@ -512,7 +532,8 @@ def _adopt(request: HttpRequest) -> None:
     """Give a row to a session that signed in before the app was installed. Its expiry
     restarts once, here (the store's own expiry is not readable on every engine)."""
     user = request.user
-    if not user.is_authenticated:  # the session names a user who no longer exists
+    # Not for a session naming a user who no longer exists, nor an untracked account.
+    if not user.is_authenticated or not tracks(user, warn=False):
         return
     row, created = DeviceSession.objects.get_or_create(
         session_key=request.session.session_key,
