@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 
 from . import store
 from .conf import TIMEOUT_PRESETS, URL_DEFAULTS, app_settings
+from .models import KEY_MAX_LENGTH
 from .throttle import DEFAULT_LIMITS
 
 MIDDLEWARE_PATH = "sessions_mgmt.middleware.DeviceSessionMiddleware"
@@ -33,6 +34,17 @@ def check_session_engine(app_configs, **kwargs) -> list[Error | Warning]:
                 "would not work.",
                 hint="Use django.contrib.sessions.backends.db, cache, cached_db or file.",
                 id="sessions_mgmt.E001",
+            )
+        ]
+    longest = store.longest_key(store_class)
+    if longest is not None and longest > KEY_MAX_LENGTH:
+        return [
+            Error(
+                f"SESSION_ENGINE {settings.SESSION_ENGINE!r} keeps keys of up to {longest} "
+                f"characters; sessions_mgmt's rows hold at most {KEY_MAX_LENGTH}, so every "
+                "sign-in would fail.",
+                hint=f"Use session keys of at most {KEY_MAX_LENGTH} characters.",
+                id="sessions_mgmt.E008",
             )
         ]
     if not store.is_known_engine(store_class):

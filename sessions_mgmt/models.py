@@ -29,6 +29,10 @@ def _end(queryset) -> int:
     return answers[0][1]
 
 
+#: The longest session key a row holds.
+KEY_MAX_LENGTH = 255
+
+
 class DeviceSessionQuerySet(models.QuerySet):
     def live(self) -> "DeviceSessionQuerySet":
         """Rows whose copy of the expiry has not passed (the copy lags while the pruning
@@ -71,7 +75,9 @@ class DeviceSession(models.Model):
     # The key in the session store: a bearer credential, never shown anywhere. Unique by a
     # constraint, not ``unique=True``, which on PostgreSQL adds a second (LIKE) index that
     # nothing uses: every index is paid for at every sign-in.
-    session_key = models.CharField(_("session key"), max_length=40, editable=False)
+    # 255, not Django's 40: engines a project writes may use longer keys (checks.E008 stops
+    # start-up for a database engine whose own key column is longer still).
+    session_key = models.CharField(_("session key"), max_length=KEY_MAX_LENGTH, editable=False)
     # What URLs, HTML and JSON show instead: random, so it reveals neither key nor count.
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     user_agent = models.CharField(_("user agent"), max_length=USER_AGENT_MAX_LENGTH, blank=True)

@@ -162,6 +162,15 @@ def _read(session_keys: Sequence[str], *, with_data: bool) -> dict[str, Mapping]
         raise SessionStoreError(str(exc)) from exc
 
 
+def longest_key(store_class: type) -> int | None:
+    """The longest key a database engine's session model holds, where it says (Django's
+    ``db``/``cached_db`` and subclasses with their own ``get_model_class()``); None for
+    engines whose key length no column declares (those get the row's own limit)."""
+    if not issubclass(store_class, db_engine.SessionStore):
+        return None
+    return store_class.get_model_class()._meta.get_field("session_key").max_length
+
+
 def saves_in_database(using: str) -> bool:
     """Whether saving a session writes it to the database ``using`` (Django's ``db`` and
     ``cached_db`` engines and their subclasses, with the session model routed there), so

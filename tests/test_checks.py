@@ -166,3 +166,10 @@ def test_check_deploy_warns_when_device_bound_sessions_run_without_https(setting
     assert "sessions_mgmt.W007" in [w.id for w in check_deployment(None)]
     settings.SESSION_COOKIE_SECURE = True
     assert "sessions_mgmt.W007" not in [w.id for w in check_deployment(None)]
+
+
+def test_an_engine_with_keys_longer_than_a_row_holds_stops_start_up(settings):
+    settings.SESSION_ENGINE = "tests.custom_engines.wide_keys"
+    [error] = check_session_engine(None)
+    assert isinstance(error, Error) and error.id == "sessions_mgmt.E008"
+    assert "300" in error.msg and "255" in error.msg

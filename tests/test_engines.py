@@ -20,8 +20,9 @@ def whoami(client) -> bool:
     return client.get(LIST).status_code == 200
 
 
-@pytest.mark.parametrize("module", ["other_alias", "prefixed", "tenant"])
+@pytest.mark.parametrize("module", ["other_alias", "prefixed", "tenant", "long_keys"])
 def test_custom_cache_engines_really_end_sessions(user, sign_in, settings, module, request):
+    """Whatever their keys: 64 characters (long_keys) fit the row, on every database."""
     settings.CACHES = {
         "default": conftest.test_cache(request.node.nodeid + "default"),
         "sessions": conftest.test_cache(request.node.nodeid + "sessions"),
