@@ -28,9 +28,7 @@ def partner(settings):
 def test_a_partner_signs_in_untracked_with_a_warning(engine, partner, caplog):
     client = Client()
     with caplog.at_level(logging.WARNING, logger="sessions_mgmt"):
-        response = client.post(
-            LOGIN_URL, {"username": "kiosk-7", "password": "a-partner-password"}
-        )
+        response = client.post(LOGIN_URL, {"username": "kiosk-7", "password": "a-partner-password"})
     assert response.status_code == 302
     assert any("Partner" in record.getMessage() for record in caplog.records)
     response = client.get("/whoami/")  # the next requests work too
