@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.db import router, transaction
+from django.db import router
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 from django.utils.translation import ngettext
@@ -30,19 +30,15 @@ def end_deleted_rows(sender, queryset, **kwargs) -> int:
 
 @receiver(user_logged_in, dispatch_uid="sessions_mgmt.track_sign_in")
 def track_sign_in(sender, request, user, **kwargs) -> None:
-    """Give the new sign-in its row, within ``SESSIONS_MGMT_MAX_SESSIONS``: the count and
-    the new row in one transaction. Refused (``"deny_new"``), the sign-in is undone: the
-    browser stays signed out and a message says why and what to do."""
+    """Give the new sign-in its row, within ``SESSIONS_MGMT_MAX_SESSIONS`` (counted again,
+    for good, when the row is written: see ``tracking.start_tracking``). Refused
+    (``"deny_new"``), the sign-in is undone: the browser stays signed out and a message
+    says why and what to do."""
     if request is None or not hasattr(request, "session") or not tracks(user):
         return
-    if services.session_limit(user) is None:
-        start_tracking(request, user)
-        return
-    replacing = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     try:
-        with transaction.atomic(using=router.db_for_write(DeviceSession)):
-            services.admit(user, replacing)
-            start_tracking(request, user, defer=False)  # counted and written together
+        services.admit(user, request.COOKIES.get(settings.SESSION_COOKIE_NAME), lock=False)
+        start_tracking(request, user)
     except services.SessionLimitReached as refused:
         request.session.flush()
         request.user = AnonymousUser()

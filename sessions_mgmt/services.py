@@ -277,22 +277,28 @@ def session_limit(user) -> int | None:
 
 
 @sensitive_variables()
-def admit(user, replacing_key: str | None) -> None:
-    """Hold a sign-in of ``user`` to ``SESSIONS_MGMT_MAX_SESSIONS``. Call it inside the
-    transaction that then creates the new row: it locks the user's row until that commits,
-    so concurrent sign-ins of one account are counted one after another (PostgreSQL,
-    MariaDB; SQLite has one writer anyway).
+def admit(user, replacing_key: str | None, *, lock: bool = True) -> None:
+    """Hold a sign-in of ``user`` to ``SESSIONS_MGMT_MAX_SESSIONS``.
 
-    At the limit, ``"end_oldest"`` ends the least recently active working sessions (one,
-    unless the limit was lowered meanwhile) with reason ``LIMIT``; ``"deny_new"`` raises
-    ``SessionLimitReached`` and changes nothing. ``replacing_key``: the session this
-    sign-in replaces in the same browser, which does not count.
+    With ``lock`` (the sign-in's commit, see ``tracking``): call it inside the transaction
+    that then writes the new row and saves the session. It locks the user's row until that
+    commits, so concurrent sign-ins of one account are counted one after another
+    (PostgreSQL, MariaDB; SQLite has one writer anyway). At the limit, ``"end_oldest"``
+    ends the least recently active working sessions (one, unless the limit was lowered
+    meanwhile) with reason ``LIMIT``, through the door, in that same transaction;
+    ``"deny_new"`` raises ``SessionLimitReached`` and changes nothing.
+
+    Without ``lock`` it only reads: ``"deny_new"``'s early word during ``login()``, so that
+    the login view can still say why; the commit then decides for good.
+    ``replacing_key``: the session this sign-in replaces in the same browser, which does
+    not count.
     """
     limit = session_limit(user)
-    if limit is None:
+    if limit is None or (not lock and app_settings.LIMIT_POLICY != DENY_NEW):
         return
-    using = router.db_for_write(DeviceSession)
-    type(user)._default_manager.using(using).select_for_update().filter(pk=user.pk).exists()
+    if lock:
+        using = router.db_for_write(DeviceSession)
+        type(user)._default_manager.using(using).select_for_update().filter(pk=user.pk).exists()
     rows = list(user_sessions(user).exclude(session_key=replacing_key or ""))
     live = store.session_data([row.session_key for row in rows])
     working = [row for row in rows if row.session_key in live]
@@ -369,11 +375,30 @@ def _for_each_batch(rows, size: int, handle: Callable[[Any], list[Row]]) -> int:
 
 
 @sensitive_variables()
-def _delete(rows: Sequence[Row]) -> None:
-    # Rows first: if the store then fails, the enclosing transaction brings them back.
+def _delete(rows: Sequence[Row], *, outer: bool) -> None:
+    """Delete the rows and their store keys. Rows first: if the store then fails, the
+    enclosing transaction brings them back. ``outer``: the caller's own transaction
+    encloses this one (``ATOMIC_REQUESTS``, a sign-in's commit), so what cannot roll back
+    with it (cache entries, files) is ended once it commits, never before."""
     using = router.db_for_write(DeviceSession)
     store.delete_where_in(DeviceSession, "id", [row.pk for row in rows])
-    store.delete_keys([row.session_key for row in rows], using=using)
+    store.delete_keys([row.session_key for row in rows], using=using, deferred=outer)
+
+
+def _announce_after_commit(
+    rows: Sequence[Row], reason: str, detail: str | None, *, outer: bool
+) -> None:
+    """Announce once the ending has committed: at once after the door's own transaction,
+    or when the caller's commits (``outer``). A ``session_revoked`` receiver never hears of
+    an ending that rolled back, and one that raises is logged, not allowed to stop the
+    batches after it (they are ended all the same)."""
+    if outer:
+        transaction.on_commit(lambda: _announce(rows, reason, detail), using=primary(), robust=True)
+        return
+    try:
+        _announce(rows, reason, detail)
+    except Exception:
+        logger.exception("A session_revoked receiver failed (reason %s)", reason)
 
 
 def _announce(rows: Sequence[Row], reason: str, detail: str | None = None) -> None:
@@ -396,10 +421,12 @@ def _announce(rows: Sequence[Row], reason: str, detail: str | None = None) -> No
 def end_rows(rows: Sequence[Row], *, reason: str = DELETED, detail: str | None = None) -> int:
     """End these sessions: rows and store keys, and their events, in one transaction."""
     if rows:
-        with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        using = router.db_for_write(DeviceSession)
+        outer = store.in_callers_transaction(using)
+        with transaction.atomic(using=using):
             history.ended(rows, reason, detail)  # first: on PostgreSQL it reads the rows
-            _delete(rows)
-        _announce(rows, reason, detail)
+            _delete(rows, outer=outer)
+        _announce_after_commit(rows, reason, detail, outer=outer)
     return len(rows)
 
 
@@ -441,15 +468,17 @@ def end_sessions(
     else:  # MariaDB, MySQL: the query reads only this table unless the caller's filter joins
         rows = rows.select_for_update()
 
+    outer = store.in_callers_transaction(using)
+
     @sensitive_variables()
     def end(page) -> list[Row]:
-        with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        with transaction.atomic(using=using):
             batch = [Row(*row) for row in page]
             if batch:
                 history.ended(batch, reason, detail, by=by, actor=actor)  # reads the rows
-                _delete(batch)
+                _delete(batch, outer=outer)
         if batch:
-            _announce(batch, reason, detail)
+            _announce_after_commit(batch, reason, detail, outer=outer)
             if on_batch is not None:
                 on_batch(batch)
         return batch

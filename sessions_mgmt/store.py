@@ -203,7 +203,9 @@ def _cache_keys(store_class: type, session_keys: Sequence[str]) -> list[str]:
 
 
 @sensitive_variables()
-def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> None:
+def delete_keys(
+    session_keys: Sequence[str], *, using: str | None = None, deferred: bool = False
+) -> None:
     """Delete these keys from the configured session store, in as few round trips as it
     allows. Raises :class:`SessionStoreError` when the store fails; keys already gone are
     fine.
@@ -215,11 +217,23 @@ def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> Non
     and no row read), then deleted after the commit. With ``cache`` they are deleted (an
     in-flight request's save then finds nothing to update) and deleted again after the
     commit. If the cache fails, the transaction rolls back and nothing is hidden.
+
+    ``deferred``: the transaction is the caller's, and may yet roll back (``ATOMIC_REQUESTS``,
+    a sign-in's commit): only the database part happens now; cache entries and files are
+    ended once it commits, so that a rollback leaves every session as it was (no ended
+    cache entry, no tombstone). The store is read now, so that one that is down fails the
+    transaction instead of leaving rows gone and sessions working.
     """
     if not session_keys:
         return
     store_class = engine()
     base = _stock_base(store_class)
+    if deferred and base is not db_engine.SessionStore:
+        _probe(store_class, base)  # raises SessionStoreError if it refuses deletes now
+        if base is cached_db_engine.SessionStore:
+            delete_where_in(store_class.get_model_class(), "session_key", session_keys)
+        _after_commit(lambda: delete_keys(session_keys), using)
+        return
     try:
         if base is db_engine.SessionStore or base is cached_db_engine.SessionStore:
             delete_where_in(store_class.get_model_class(), "session_key", session_keys)
@@ -254,6 +268,32 @@ def delete_keys(session_keys: Sequence[str], *, using: str | None = None) -> Non
         raise SessionStoreError(str(exc)) from exc
 
 
+#: A key no session has (Django makes keys of 32 characters), deleted to see that the store
+#: takes deletes before a deferred ending commits.
+_PROBE_KEY = "sessionsmgmtprobe"
+
+
+def _probe(store_class: type, base: type | None) -> None:
+    try:
+        if base is cache_engine.SessionStore or base is cached_db_engine.SessionStore:
+            caches[settings.SESSION_CACHE_ALIAS].delete_many(_cache_keys(store_class, [_PROBE_KEY]))
+        else:
+            store_class().delete(_PROBE_KEY)
+    except Exception as exc:
+        logger.warning("Could not end sessions: the session store failed: %r", exc)
+        raise SessionStoreError(str(exc)) from exc
+
+
+def in_callers_transaction(using: str) -> bool:
+    """Whether a transaction of the caller's is open on ``using`` (``ATOMIC_REQUESTS``, a
+    sign-in's commit, a project's ``atomic()``), which may still roll back what is done
+    inside it. The blocks a test case opens around each test are not counted: they stand
+    for autocommit, as Django's own ``atomic(durable=True)`` check treats them."""
+    return any(
+        not getattr(block, "_from_testcase", False) for block in connections[using].atomic_blocks
+    )
+
+
 def _after_commit(func, using: str | None) -> None:
     """Run ``func`` once the transaction commits (at once outside one); a failure then is
     logged, since the sessions were already ended."""
@@ -262,7 +302,7 @@ def _after_commit(func, using: str | None) -> None:
         try:
             func()
         except Exception as exc:
-            logger.error("Could not delete revoked sessions' cache entries again: %r", exc)
+            logger.error("Could not end revoked sessions in the store after the commit: %r", exc)
 
     transaction.on_commit(run, using=using)
 

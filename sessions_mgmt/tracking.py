@@ -39,7 +39,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
-from . import history, store
+from . import history, services, store
 from . import state as codec
 from .alerts import check_new_device
 from .conf import app_settings
@@ -104,19 +104,20 @@ def _started(request: HttpRequest, row: DeviceSession) -> None:
 
 
 @sensitive_variables()
-def start_tracking(request: HttpRequest, user, *, defer: bool = True) -> DeviceSession:
+def start_tracking(request: HttpRequest, user) -> DeviceSession:
     """Begin the row of a session that has just signed in (called from ``user_logged_in``).
 
     ``login()`` has already replaced the session key, except when the same user signs in
     again, where it is replaced here; the row of a signed-in key the browser came with, if
     any, is dropped: that sign-in is over.
 
-    When the middleware handles the request and ``defer`` holds, the row is only built
-    here: it is written at the end of the request, in the transaction that saves the
-    session (``_commit_new_sign_in``), so a sign-in commits no more often than Django's
-    own. Otherwise (a session limit to hold, which must count and insert in one
-    transaction; ``login()`` outside the middleware, as the test client's) it is written
-    now.
+    When the middleware handles the request, the row is only built here: it is admitted
+    (``SESSIONS_MGMT_MAX_SESSIONS``) and written at the end of the request, in the
+    transaction that saves the session (``_commit_new_sign_in``), so a sign-in commits no
+    more often than Django's own, and one that fails leaves nothing behind. Otherwise
+    (``login()`` outside the middleware, as the test client's) it is admitted and written
+    now, in one transaction. Either way signals, the known device and the new-device mail
+    follow the commit. Raises ``SessionLimitReached`` for a refused sign-in written now.
     """
     session = request.session
     flushed = session.session_key is None
@@ -138,10 +139,12 @@ def start_tracking(request: HttpRequest, user, *, defer: bool = True) -> DeviceS
     row = DeviceSession(user=user, session_key=session.session_key, **_device_fields(request))
     mark_authenticated(request)
     setattr(request, _SIGNED_IN_ATTR, True)
-    if defer and current_request() is request:
+    if current_request() is request:
         setattr(request, _NEW_ROW_ATTR, row)
         return row
-    after = _write_sign_in(request, row)
+    with transaction.atomic(using=router.db_for_write(DeviceSession)):
+        services.admit(user, old_key)
+        after = _write_sign_in(request, row)
     _started(request, row)
     if after is not None:
         after()
@@ -227,16 +230,16 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
             return None if delivered else partial(store.delete_keys, [key])
         return partial(_commit_new_sign_in, request, response, new_row)
     state = codec.read(session)
+    failed = response is not None and response.status_code >= 500
+    if failed:  # Django does not save the session of a failed response: neither do we
+        if key != request.COOKIES.get(app_settings.SESSION_COOKIE_NAME):
+            return partial(_drop_unsaved_key, request, state and state["id"], key)
+        return None
     if state is None:
         return partial(_adopt, request)
     known_key = getattr(request, _TRACKED_KEY_ATTR, None) or request.COOKIES.get(
         app_settings.SESSION_COOKIE_NAME
     )
-    failed = response is not None and response.status_code >= 500
-    if failed:  # Django does not save the session of a failed response: neither do we
-        if key != request.COOKIES.get(app_settings.SESSION_COOKIE_NAME):
-            return partial(_drop_unsaved_key, request, state["id"], key)
-        return None
     if key == known_key and getattr(request, _SIGNED_IN_ATTR, False):
         return partial(_commit_sign_in, request, response, state)
     return _touch(request, state, moved_key=key != known_key)
@@ -271,17 +274,23 @@ def _quiet() -> bool:
 
 
 @sensitive_variables()
-def _drop_unsaved_key(request: HttpRequest, row_id: int, key: str) -> None:
+def _drop_unsaved_key(request: HttpRequest, row_id: int | None, key: str) -> None:
     """The view changed the session key (``cycle_key()``, ``login()``) and then failed.
 
     Django does not save a failed response's session nor send its cookie, so the browser
-    keeps the old key, which the key change already deleted. The new key holds a signed-in
-    session that no browser has: it is deleted with its row, so that no device is listed
-    whose cookie does not exist.
+    keeps its old key. The new key, which no browser has, goes. The old one was deleted by
+    the key change, and its row goes with it, so that no device is listed whose cookie
+    does not work; unless the key change was rolled back with the view's transaction
+    (``ATOMIC_REQUESTS`` on a database engine), which brought the old session back: then
+    the browser is still signed in on it, and its row, which still names it, stays.
     """
-    with transaction.atomic(using=router.db_for_write(DeviceSession)):
-        DeviceSession.objects.filter(pk=row_id).delete_rows()
-        store.delete_keys([key], using=router.db_for_write(DeviceSession))
+    using = router.db_for_write(DeviceSession)
+    old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    restored = bool(old_key) and bool(store.alive_keys([old_key]))
+    with transaction.atomic(using=using):
+        if row_id is not None and not restored:
+            DeviceSession.objects.filter(pk=row_id).delete_rows()
+        store.delete_keys([key], using=using)
     request.session.clear()
     request.session.modified = False
 
@@ -423,10 +432,14 @@ def _commit_new_sign_in(
     inside = store.saves_in_database(router.db_for_write(DeviceSession))
     try:
         with transaction.atomic(using=router.db_for_write(DeviceSession)):
+            services.admit(row.user, request.COOKIES.get(settings.SESSION_COOKIE_NAME))
             after = _write_sign_in(request, row)
             if saves_now and inside:
                 session.save()
-    except UpdateError:  # the new session was deleted meanwhile: nothing was committed
+    except (UpdateError, services.SessionLimitReached):
+        # The new session was deleted meanwhile, or a sign-in of the same account that
+        # committed first took the last place ("deny_new"): nothing was committed, and
+        # the browser is not signed in.
         session.flush()
         return
     if saves_now and not inside and not _save_now(session, None):

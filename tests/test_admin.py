@@ -103,6 +103,7 @@ def test_revoke_action_ends_the_real_sessions(admin_client, user, sign_in):
     assert is_signed_in(laptop)
 
 
+@pytest.mark.django_db(transaction=True)  # the admin deletes in a transaction: ended at its commit
 def test_admin_delete_ends_the_real_sessions(admin_client, user, sign_in):
     phone = sign_in(user, IPHONE_SAFARI)
     tablet = sign_in(user, WINDOWS_FIREFOX)

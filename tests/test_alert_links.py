@@ -58,6 +58,7 @@ def test_check_deploy_warns_when_the_host_header_picks_the_link(settings):
     assert "sessions_mgmt.W006" not in [w.id for w in check_deployment(None)]
 
 
+@pytest.mark.django_db(transaction=True)  # "This wasn't me" ends the session when it commits
 def test_this_wasnt_me_forgets_the_device_so_the_next_sign_in_alerts(user, sign_in):
     sign_in(user, MAC_CHROME)
     intruder = sign_in(user, WINDOWS_FIREFOX)

@@ -49,6 +49,7 @@ def test_a_kind_unused_for_longer_than_the_window_is_new_again(user, sign_in, se
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.django_db(transaction=True)  # "This wasn't me" ends the session when it commits
 def test_this_wasnt_me_signs_out_exactly_that_session_once(user, sign_in):
     laptop = sign_in(user, MAC_CHROME)
     intruder = sign_in(user, WINDOWS_FIREFOX)

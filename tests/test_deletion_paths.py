@@ -10,6 +10,7 @@ from .factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # the deletion commits: its sessions end then
 def test_deleting_the_user_ends_their_sessions(engine, user, sign_in):
     phone = sign_in(user, IPHONE_SAFARI)
     bystander = sign_in(UserFactory(), MAC_CHROME)
@@ -48,6 +49,7 @@ def test_deactivating_the_user_ends_their_sessions(engine, user, sign_in):
     assert not DeviceSession.objects.filter(user=user).exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the deletion commits: its sessions end then
 def test_a_proxy_of_the_user_model_ends_sessions_too(user, sign_in):
     """Signals of a proxy carry the proxy as sender; the receivers cover it too."""
     from tests.testapp.models import Member

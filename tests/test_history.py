@@ -68,6 +68,7 @@ def test_what_happened_is_recorded_and_shown_in_words(user, sign_in):
         assert not keys & {str(v) for v in values}
 
 
+@pytest.mark.django_db(transaction=True)  # "This wasn't me" ends the session when it commits
 def test_sign_out_password_change_and_not_me_are_recorded(user, sign_in):
     sign_in(user, MAC_CHROME)
     intruder = sign_in(user, WINDOWS_FIREFOX)

@@ -32,7 +32,7 @@ def try_sign_in(user, user_agent: str = MAC_CHROME) -> tuple[Client, object]:
     return client, client.post(LOGIN_URL, {"username": user.username, "password": PASSWORD})
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # ended when the new sign-in commits
 def test_end_oldest_ends_the_least_recently_active_other_session(user, sign_in, settings):
     settings.SESSIONS_MGMT_MAX_SESSIONS = 2
     with time_machine.travel(timezone.now() - timedelta(hours=2), tick=False):
@@ -53,7 +53,7 @@ def test_end_oldest_ends_the_least_recently_active_other_session(user, sign_in, 
     assert "Signed in on 2 of at most 2 devices." in page
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_deny_new_refuses_the_sign_in_and_says_why(user, sign_in, settings):
     settings.SESSIONS_MGMT_MAX_SESSIONS = 2
     settings.SESSIONS_MGMT_LIMIT_POLICY = "deny_new"
@@ -75,7 +75,7 @@ def test_deny_new_refuses_the_sign_in_and_says_why(user, sign_in, settings):
     assert response.status_code == 302 and response.url == DEVICES_URL
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_staff_can_be_exempted(sign_in, settings):
     settings.SESSIONS_MGMT_MAX_SESSIONS = 1
     settings.SESSIONS_MGMT_LIMIT_POLICY = "deny_new"
