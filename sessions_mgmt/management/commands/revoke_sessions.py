@@ -10,14 +10,27 @@ run it periodically (say hourly) as the pruning job. A session adopted when the 
 installed counts as signed in at its adoption.
 Work is done in batches (``--batch-size``), so memory does not grow with the number of
 sessions; every ending goes through ``sessions_mgmt.services``.
+
+Under contention (sign-ins writing meanwhile; on SQLite, whose one writer at a time makes
+the others wait at most its timeout, then fail with "database is locked"; elsewhere a
+deadlock or a lock timeout) a step that fails with the database's ``OperationalError`` is
+tried again, up to ``RETRIES`` times after pauses that grow from ``BACKOFF`` seconds. Each
+batch is committed on its own and ended rows are gone, so the next attempt, like a new run
+of the same command, continues where the last stopped; cutoffs (``--signed-in-before``,
+``--inactive-for``) are computed once, before any attempt, and do not move. If the
+database stays busy, a ``CommandError`` says how many sessions were ended and that the
+rest are still live and still listed (never a traceback): run the command again, with the
+``--signed-in-before`` moment it gives, so that a cutoff given as a duration stays put.
 """
 
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import OperationalError, connections
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -28,6 +41,11 @@ from sessions_mgmt.models import DeviceSession
 DURATION = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 PROGRESS_EVERY = 5.0  # seconds between two progress lines
+# A busy database is tried again RETRIES times, after pauses of BACKOFF seconds, doubled
+# each time up to BACKOFF_MAX: with SQLite's default 5 s timeout, under a minute in all.
+RETRIES = 5
+BACKOFF = 0.5
+BACKOFF_MAX = 4.0
 
 
 def parse_duration(value: str, option: str = "--inactive-for") -> timedelta:
@@ -57,6 +75,17 @@ def parse_moment(value: str) -> datetime:
     if moment > timezone.now():
         raise CommandError(f"--signed-in-before: {value!r} is in the future.")
     return moment
+
+
+def database_busy(exc: Exception) -> OperationalError | None:
+    """The database's ``OperationalError`` (a lock, a deadlock, a lost connection) behind
+    ``exc``, if that is what failed: raised as is, or as the cause of a
+    ``SessionStoreError`` (the ``db`` and ``cached_db`` engines keep sessions there)."""
+    if isinstance(exc, OperationalError):
+        return exc
+    if isinstance(exc, services.SessionStoreError) and isinstance(exc.__cause__, OperationalError):
+        return exc.__cause__
+    return None
 
 
 def positive_int(value: str) -> int:
@@ -153,6 +182,7 @@ class Command(BaseCommand):
             if options["batch_size"] is not None
             else app_settings.REVOKE_BATCH_SIZE
         )
+        # Computed once, here: attempts made again (see ``retrying``) keep the same cutoffs.
         cutoff = timezone.now() - parse_duration(inactive_for) if inactive_for else None
         signed_in_before = parse_moment(before) if before else None
 
@@ -171,7 +201,7 @@ class Command(BaseCommand):
         if expired:  # prune the dead among the selected rows; live ones are left alone
             self.prune(rows, batch_size, options)
             return
-        self.revoke(rows, batch_size, options)
+        self.revoke(rows, batch_size, options, signed_in_before)
 
     def find_users(self, identifiers: list[str]) -> list:
         User = get_user_model()
@@ -198,8 +228,35 @@ class Command(BaseCommand):
             )
         return found
 
-    def revoke(self, rows, batch_size: int, options) -> None:
-        totals = rows.aggregate(sessions=Count("pk"), users=Count("user", distinct=True))
+    def retrying(self, step: Callable, left: Callable[[], str]):
+        """Return ``step()``, tried again while the database is busy (see the module's
+        docstring); when it still is after the last attempt, raise ``CommandError``, which
+        goes on with ``left()``: what was done and what is left. Other errors are raised
+        as they are."""
+        pause = BACKOFF
+        for attempt in range(1, RETRIES + 2):
+            try:
+                return step()
+            except (OperationalError, services.SessionStoreError) as exc:
+                error = database_busy(exc)
+                if error is None:
+                    raise
+                if attempt > RETRIES:
+                    raise CommandError(
+                        f"The database stayed busy through {attempt} attempts ({error}). {left()}"
+                    ) from exc
+            self.stderr.write(f"  The database is busy ({error}); trying again in {pause:g} s…")
+            time.sleep(pause)
+            pause = min(pause * 2, BACKOFF_MAX)
+            connection = connections[services.primary()]
+            if not connection.in_atomic_block:  # a broken connection is replaced
+                connection.close_if_unusable_or_obsolete()
+
+    def revoke(self, rows, batch_size: int, options, signed_in_before) -> None:
+        totals = self.retrying(
+            lambda: rows.aggregate(sessions=Count("pk"), users=Count("user", distinct=True)),
+            lambda: "Nothing was revoked; run the command again.",
+        )
         sessions, users = totals["sessions"], totals["users"]
         if options["dry_run"]:
             self.describe(rows, sessions, users)
@@ -209,23 +266,38 @@ class Command(BaseCommand):
             self.confirm(sessions, users)
 
         progress = Progress(self.stderr, sessions)
-        try:
+
+        def end() -> None:
             if options["all"] and not (options["inactive_for"] or options["signed_in_before"]):
-                done = services.end_all_sessions(
+                services.end_all_sessions(
                     batch_size=positive_int(options["batch_size"])
                     if options["batch_size"] is not None
                     else None,
                     on_batch=progress.add,
                 )
             else:
-                done = services.end_sessions(
+                services.end_sessions(
                     rows, reason=services.COMMAND, batch_size=batch_size, on_batch=progress
                 )
+
+        def unfinished() -> str:
+            again = "Run the command again to end them"
+            if signed_in_before is not None:  # the same moment, whatever the clock says then
+                again += f" (with --signed-in-before {signed_in_before.isoformat()})"
+            return (
+                f"{progress.done:,} of {sessions:,} sessions were ended; the other "
+                f"{max(sessions - progress.done, 0):,} are still live and still listed. "
+                f"{again}: it continues where this run stopped."
+            )
+
+        try:
+            self.retrying(end, unfinished)
         except services.SessionStoreError as exc:
             raise CommandError(
                 f"The session store failed after {progress.done:,} sessions were ended: {exc}. "
                 "The rest are still live and still listed; run the command again."
             ) from exc
+        done = progress.done
         self.stdout.write(
             f"Revoked {done:,} session{'s' if done != 1 else ''} of {len(progress.users):,} "
             f"user{'s' if len(progress.users) != 1 else ''}."
@@ -233,7 +305,14 @@ class Command(BaseCommand):
 
     def prune(self, rows, batch_size: int, options) -> None:
         try:
-            found = services.prune_dead(rows, batch_size=batch_size, dry_run=options["dry_run"])
+            found = self.retrying(
+                lambda: services.prune_dead(
+                    rows, batch_size=batch_size, dry_run=options["dry_run"]
+                ),
+                lambda: (
+                    "Rows pruned so far are gone; the rest are still listed. Run the command again."
+                ),
+            )
         except services.SessionStoreError as exc:
             raise CommandError(
                 f"The session store failed: {exc}. Rows pruned so far are gone; the rest are "
@@ -245,7 +324,13 @@ class Command(BaseCommand):
         if refreshed:
             self.stdout.write(f"Brought {refreshed:,} rows up to date with their sessions.")
         if not options["dry_run"]:
-            scrubbed = services.scrub_history()
+            scrubbed = self.retrying(
+                services.scrub_history,
+                lambda: (
+                    "Old events' IP addresses and User-Agents are not all removed yet; "
+                    "run the command again."
+                ),
+            )
             if scrubbed:
                 self.stdout.write(
                     f"Removed IP addresses and User-Agents from {scrubbed:,} events older than "
@@ -254,7 +339,13 @@ class Command(BaseCommand):
 
     def refresh(self, rows, batch_size: int) -> int:
         try:
-            return services.refresh_rows(rows, batch_size=batch_size)
+            return self.retrying(
+                lambda: services.refresh_rows(rows, batch_size=batch_size),
+                lambda: (
+                    "Rows were being brought up to date with their sessions; this step "
+                    "ended no session. Run the command again."
+                ),
+            )
         except services.SessionStoreError as exc:
             raise CommandError(
                 f"The session store failed while reading sessions' activity: {exc}. "
