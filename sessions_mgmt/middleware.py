@@ -22,12 +22,22 @@ logger = logging.getLogger(__name__)
 
 def _work(request: HttpRequest, response: HttpResponse, checked: bool):
     """What is left to do after the view: end a timed-out session (when timeouts are
-    ``checked``), or else keep its row in step (None in the steady state)."""
-    return (checked and timeouts.pending_end(request)) or tracking.pending(request, response)
+    ``checked``), or else keep its row in step (None in the steady state, and None when
+    the session could not even be loaded: the view has already answered that failure its
+    own way, and there is nothing to keep in step)."""
+    try:
+        return (checked and timeouts.pending_end(request)) or tracking.pending(request, response)
+    except (OperationalError, SessionStoreError) as exc:
+        logger.warning("Session tracking skipped after %s: %r", request.path, exc)
+        return None
 
 
-def _failed(request: HttpRequest, exc: Exception) -> HttpResponse:
-    """The work failed: the API (which asked for JSON errors) gets a JSON 503."""
+def _failed(request: HttpRequest, response: HttpResponse, exc: Exception) -> HttpResponse:
+    """The work failed: the API (which asked for JSON errors) gets a JSON 503; a view that
+    already answered with an error of its own keeps it."""
+    if response.status_code >= 500:
+        logger.warning("Session tracking failed after %s: %r", request.path, exc)
+        return response
     if not getattr(request, tracking.JSON_ERRORS, False):
         raise exc
     logger.warning("Session tracking failed after %s: %r", request.path, exc)
@@ -69,7 +79,7 @@ class DeviceSessionMiddleware:
                 try:
                     work()
                 except (OperationalError, SessionStoreError) as exc:
-                    response = _failed(request, exc)
+                    response = _failed(request, response, exc)
             if bound:
                 binding.offer(request, response)
         finally:
@@ -93,7 +103,7 @@ class DeviceSessionMiddleware:
                 try:
                     await sync_to_async(work)()
                 except (OperationalError, SessionStoreError) as exc:
-                    response = _failed(request, exc)
+                    response = _failed(request, response, exc)
             if bound:
                 binding.offer(request, response)
         finally:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model, login, update_session_auth_hash
 from django.contrib.auth.views import LoginView, PasswordChangeView
+from django.db import OperationalError
 from django.http import HttpResponse
 from django.urls import include, path
 
@@ -17,6 +18,15 @@ from sessions_mgmt.models import DeviceSession
 from sessions_mgmt.reauth import recent_auth_required
 from sessions_mgmt.tracking import sync
 from sessions_mgmt.views import admin_password_change
+
+
+def degrades_gracefully(request):
+    """A view that handles the database being down itself, with a page of its own."""
+    try:
+        name = request.user.get_username() if request.user.is_authenticated else ""
+    except OperationalError:
+        return HttpResponse("the database is down; try again", status=503)
+    return HttpResponse(name)
 
 
 def whoami(request):
@@ -108,6 +118,7 @@ urlpatterns = [
     path("sensitive/", sensitive),
     path("sensitive-fails/", sensitive_fails),
     path("whoami/", whoami),
+    path("degrades-gracefully/", degrades_gracefully),
     path("login-then-count/", login_then_count),
     path("awhoami/", awhoami),
     path("slow-write/", slow_write),

@@ -1,0 +1,39 @@
+"""The database down during a view that handles it itself: the app keeps the view's own
+answer, never a 500 of its own (issue 21 §10)."""
+
+from importlib import import_module
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """Every load of a session from the database fails, as with the server gone."""
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+
+    def down(self, *args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(store_class, "load", down)
+
+
+@pytest.mark.parametrize("timeouts", [False, True], ids=["plain", "idle timeout"])
+def test_a_view_that_handles_the_database_down_keeps_its_answer(
+    user, sign_in, settings, database_down_later, timeouts
+):
+    if timeouts:
+        settings.SESSIONS_MGMT_IDLE_TIMEOUT = 3600
+    laptop = sign_in(user)
+    database_down_later()
+    response = laptop.get("/degrades-gracefully/")
+    assert response.status_code == 503
+    assert response.content == b"the database is down; try again"
+
+
+@pytest.fixture
+def database_down_later(request):
+    return lambda: request.getfixturevalue("database_down")
