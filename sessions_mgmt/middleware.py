@@ -27,7 +27,14 @@ def _work(request: HttpRequest, response: HttpResponse, checked: bool):
     own way, and there is nothing to keep in step)."""
     try:
         return (checked and timeouts.pending_end(request)) or tracking.pending(request, response)
-    except (OperationalError, SessionStoreError) as exc:
+    except Exception as exc:
+        # Deciding reads only the session: this is its load failing again. After a failed
+        # view (its error page may have read request.user, as Django's debug page does)
+        # any such failure leaves the view's answer as it is.
+        if response.status_code < 500 and not isinstance(
+            exc, (OperationalError, SessionStoreError)
+        ):
+            raise
         logger.warning("Session tracking skipped after %s: %r", request.path, exc)
         return None
 

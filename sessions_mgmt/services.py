@@ -380,25 +380,27 @@ def _delete(rows: Sequence[Row], *, outer: bool) -> None:
     enclosing transaction brings them back. ``outer``: the caller's own transaction
     encloses this one (``ATOMIC_REQUESTS``, a sign-in's commit), so what cannot roll back
     with it (cache entries, files) is ended once it commits, never before."""
-    using = router.db_for_write(DeviceSession)
     store.delete_where_in(DeviceSession, "id", [row.pk for row in rows])
-    store.delete_keys([row.session_key for row in rows], using=using, deferred=outer)
+    store.delete_keys([row.session_key for row in rows], deferred=outer)
 
 
-def _announce_after_commit(
-    rows: Sequence[Row], reason: str, detail: str | None, *, outer: bool
-) -> None:
-    """Announce once the ending has committed: at once after the door's own transaction,
-    or when the caller's commits (``outer``). A ``session_revoked`` receiver never hears of
-    an ending that rolled back, and one that raises is logged, not allowed to stop the
-    batches after it (they are ended all the same)."""
+def _after_commit(rows: Sequence[Row], reason: str, detail: str | None, *, outer: bool) -> None:
+    """What follows an ending's commit: the store's cache entries go (again), then
+    ``session_revoked``. At once after the door's own transaction, or when the caller's
+    commits (``outer``): nothing of an ending that rolled back. A receiver that raises is
+    logged, not allowed to stop the batches after it (they are ended all the same)."""
+
+    def run() -> None:
+        store.end_after_commit([row.session_key for row in rows])
+        try:
+            _announce(rows, reason, detail)
+        except Exception:
+            logger.exception("A session_revoked receiver failed (reason %s)", reason)
+
     if outer:
-        transaction.on_commit(lambda: _announce(rows, reason, detail), using=primary(), robust=True)
-        return
-    try:
-        _announce(rows, reason, detail)
-    except Exception:
-        logger.exception("A session_revoked receiver failed (reason %s)", reason)
+        transaction.on_commit(run, using=primary())
+    else:
+        run()
 
 
 def _announce(rows: Sequence[Row], reason: str, detail: str | None = None) -> None:
@@ -426,7 +428,7 @@ def end_rows(rows: Sequence[Row], *, reason: str = DELETED, detail: str | None =
         with transaction.atomic(using=using):
             history.ended(rows, reason, detail)  # first: on PostgreSQL it reads the rows
             _delete(rows, outer=outer)
-        _announce_after_commit(rows, reason, detail, outer=outer)
+        _after_commit(rows, reason, detail, outer=outer)
     return len(rows)
 
 
@@ -478,7 +480,7 @@ def end_sessions(
                 history.ended(batch, reason, detail, by=by, actor=actor)  # reads the rows
                 _delete(batch, outer=outer)
         if batch:
-            _announce_after_commit(batch, reason, detail, outer=outer)
+            _after_commit(batch, reason, detail, outer=outer)
             if on_batch is not None:
                 on_batch(batch)
         return batch
@@ -522,6 +524,7 @@ def end_all_sessions(
             and (lambda batch: on_batch(len(batch), {row.user_id for row in batch})),
         )
     with_rows = session_revoked.has_listeners(DeviceSession)
+    outer = store.in_callers_transaction(using)
     size = batch_size or max(app_settings.REVOKE_BATCH_SIZE, SERVER_BATCH_SIZE)
     done, last_pk = 0, 0
     while True:
@@ -540,7 +543,7 @@ def end_all_sessions(
             done += count
             last_pk = last
             if with_rows:
-                _announce(batch, reason)
+                _after_commit(batch, reason, None, outer=outer)
             else:
                 logger.info(
                     "Ended %d session(s), reason %s: %s …", count, reason, ", ".join(public_ids)

@@ -25,7 +25,7 @@ from django.contrib.sessions.backends import db as db_engine
 from django.contrib.sessions.backends import file as file_engine
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.models.deletion import Collector
 from django.utils import timezone
@@ -203,69 +203,78 @@ def _cache_keys(store_class: type, session_keys: Sequence[str]) -> list[str]:
 
 
 @sensitive_variables()
-def delete_keys(
-    session_keys: Sequence[str], *, using: str | None = None, deferred: bool = False
-) -> None:
+def delete_keys(session_keys: Sequence[str], *, deferred: bool = False) -> None:
     """Delete these keys from the configured session store, in as few round trips as it
-    allows. Raises :class:`SessionStoreError` when the store fails; keys already gone are
-    fine.
+    allows, inside the ending's transaction; ``end_after_commit`` finishes the work once
+    it has committed. Raises :class:`SessionStoreError` when the store fails; keys already
+    gone are fine.
 
-    Cache entries are ended now *and again after the transaction ``using`` commits*: until
-    the commit, other app servers still see the session rows. With ``cached_db`` a server
-    that misses the cache reads the row and writes the session back into the cache, so
-    there the entries are first replaced by empty sessions (a hit, answered as signed out,
-    and no row read), then deleted after the commit. With ``cache`` they are deleted (an
-    in-flight request's save then finds nothing to update) and deleted again after the
-    commit. If the cache fails, the transaction rolls back and nothing is hidden.
+    Until the commit, other app servers still see the session rows. With ``cached_db`` a
+    server that misses the cache reads the row and writes the session back into the
+    cache, so there the entries are first replaced by empty sessions (a hit, answered as
+    signed out, and no row read), then deleted after the commit. With ``cache`` they are
+    deleted (an in-flight request's save then finds nothing to update) and deleted again
+    after the commit. If the cache fails, the transaction rolls back and nothing is hidden.
 
     ``deferred``: the transaction is the caller's, and may yet roll back (``ATOMIC_REQUESTS``,
-    a sign-in's commit): only the database part happens now; cache entries and files are
-    ended once it commits, so that a rollback leaves every session as it was (no ended
-    cache entry, no tombstone). The store is read now, so that one that is down fails the
-    transaction instead of leaving rows gone and sessions working.
+    a sign-in's commit): only the database part happens now, and cache entries and files
+    are ended after the commit, so that a rollback leaves every session as it was (no
+    ended cache entry, no tombstone). The store is asked now to delete a key that does not
+    exist, so that one that is down or refuses writes fails the transaction instead of
+    leaving rows gone and sessions working; should it fail after the commit all the same,
+    the error is logged and each such session ends at its next touch, which finds its row
+    gone (``tracking``).
     """
     if not session_keys:
         return
     store_class = engine()
     base = _stock_base(store_class)
-    if deferred and base is not db_engine.SessionStore:
-        _probe(store_class, base)  # raises SessionStoreError if it refuses deletes now
-        if base is cached_db_engine.SessionStore:
-            delete_where_in(store_class.get_model_class(), "session_key", session_keys)
-        _after_commit(lambda: delete_keys(session_keys), using)
-        return
     try:
         if base is db_engine.SessionStore or base is cached_db_engine.SessionStore:
             delete_where_in(store_class.get_model_class(), "session_key", session_keys)
-        if base is cache_engine.SessionStore:
-            cache = caches[settings.SESSION_CACHE_ALIAS]
-            keys = _cache_keys(store_class, session_keys)
-            cache.delete_many(keys)
-            _after_commit(lambda: cache.delete_many(keys), using)
+        if deferred:
+            if base is not db_engine.SessionStore:
+                _probe(store_class, base)
+        elif base is cache_engine.SessionStore:
+            caches[settings.SESSION_CACHE_ALIAS].delete_many(_cache_keys(store_class, session_keys))
         elif base is cached_db_engine.SessionStore:
-            cache = caches[settings.SESSION_CACHE_ALIAS]
-            keys = _cache_keys(store_class, session_keys)
             # Tombstones, not deletes, until the commit: a server that read a missing
             # entry would fetch the row, still committed for everyone else, and write
             # the session back; an empty session in the cache answers it instead.
-            cache.set_many(dict.fromkeys(keys, {}), timeout=TOMBSTONE_SECONDS)
-            _after_commit(lambda: cache.delete_many(keys), using)
+            caches[settings.SESSION_CACHE_ALIAS].set_many(
+                dict.fromkeys(_cache_keys(store_class, session_keys), {}),
+                timeout=TOMBSTONE_SECONDS,
+            )
         elif base is None:  # file, or an engine whose own delete() must run
             store = store_class()
             for key in session_keys:
                 store.delete(key)
-            if hasattr(store_class, "cache_key_prefix"):  # it keeps sessions in a cache
-
-                def delete_again() -> None:
-                    for key in session_keys:
-                        store.delete(key)
-
-                _after_commit(delete_again, using)
     except Exception as exc:
         logger.warning(
             "Could not end %d session(s): the session store failed: %r", len(session_keys), exc
         )
         raise SessionStoreError(str(exc)) from exc
+
+
+@sensitive_variables()
+def end_after_commit(session_keys: Sequence[str]) -> None:
+    """Once an ending has committed: delete its keys' cache entries (and, after a deferred
+    ``delete_keys``, whatever else the store keeps outside the database). Idempotent; a
+    failure is logged, since the rows are already gone (the next touch of such a session
+    finds that and ends it)."""
+    if not session_keys:
+        return
+    store_class = engine()
+    base = _stock_base(store_class)
+    try:
+        if base is cache_engine.SessionStore or base is cached_db_engine.SessionStore:
+            caches[settings.SESSION_CACHE_ALIAS].delete_many(_cache_keys(store_class, session_keys))
+        elif base is None:
+            store = store_class()
+            for key in session_keys:
+                store.delete(key)
+    except Exception as exc:
+        logger.error("Could not end revoked sessions in the store after the commit: %r", exc)
 
 
 #: A key no session has (Django makes keys of 32 characters), deleted to see that the store
@@ -292,19 +301,6 @@ def in_callers_transaction(using: str) -> bool:
     return any(
         not getattr(block, "_from_testcase", False) for block in connections[using].atomic_blocks
     )
-
-
-def _after_commit(func, using: str | None) -> None:
-    """Run ``func`` once the transaction commits (at once outside one); a failure then is
-    logged, since the sessions were already ended."""
-
-    def run() -> None:
-        try:
-            func()
-        except Exception as exc:
-            logger.error("Could not end revoked sessions in the store after the commit: %r", exc)
-
-    transaction.on_commit(run, using=using)
 
 
 def save_keeping_expiry(session: SessionBase, expires_at: datetime) -> bool:

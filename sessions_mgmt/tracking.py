@@ -290,7 +290,7 @@ def _drop_unsaved_key(request: HttpRequest, row_id: int | None, key: str) -> Non
     with transaction.atomic(using=using):
         if row_id is not None and not restored:
             DeviceSession.objects.filter(pk=row_id).delete_rows()
-        store.delete_keys([key], using=using)
+        store.delete_keys([key])
     request.session.clear()
     request.session.modified = False
 
