@@ -50,6 +50,17 @@ run "PostgreSQL + cache engine on Redis" $py DATABASE_URL="$PG_URL" \
 run "PostgreSQL + cached_db engine on Redis" $py DATABASE_URL="$PG_URL" \
   REDIS_URL="$REDIS_TEST_URL" SESSION_ENGINE=$ENGINE.cached_db
 
+# Django's own suites (sessions, auth, test client, views) with the app installed the
+# README's way, once per engine: any failure but the deliberate differences fails the run.
+echo
+echo "=== Django's own test suites with the app installed (db, cache, cached_db, file)"
+if scripts/django-suite.sh --session-engine all --strict; then
+  summary+=("passed   Django's own test suites with the app installed (4 engines)")
+else
+  summary+=("FAILED   Django's own test suites with the app installed (4 engines)")
+  failed=1
+fi
+
 # MariaDB needs mysqlclient, which compiles against libmariadb-dev (.ci/run installs it).
 if $py -c 'import MySQLdb' 2>/dev/null \
   || $py -m pip install --quiet --disable-pip-version-check -e ".[mysql]" >/dev/null; then
