@@ -21,6 +21,8 @@ Type = SessionEvent.Type
 # reason then says what ended it); every other ending is "revoked", with its reason.
 _EXPIRED_REASON = "expired"
 _USER_DELETED = "user_deleted"
+_SIGNED_OUT = "signed_out"  # the person signed out: a "signed out" event
+_REPLACED = "replaced"  # Django ended it itself (a new sign-in, a flush): no event
 
 
 def _device(row: Any) -> dict:
@@ -47,12 +49,6 @@ def signed_in(row: DeviceSession) -> None:
     )
 
 
-def signed_out(rows: Iterable[DeviceSession]) -> None:
-    SessionEvent.objects.bulk_create(
-        SessionEvent(user_id=row.user_id, type=Type.SIGNED_OUT, **_device(row)) for row in rows
-    )
-
-
 def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=None) -> None:
     """Sessions ended through services: ``revoked`` with the reason, or ``expired`` with
     what ended it; ``by`` is the device that did it, ``actor`` the staff member.
@@ -61,7 +57,7 @@ def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=N
     one ``INSERT … SELECT`` (no Python object per event: ending 10,000 sessions used to
     spend most of its time building them); elsewhere they are built and bulk-inserted.
     """
-    if reason == _USER_DELETED:  # the user, and with it their history, is going
+    if reason in (_USER_DELETED, _REPLACED):  # the user's history is going, or no news
         return
     using = router.db_for_write(SessionEvent)
     connection = connections[using]
@@ -88,9 +84,10 @@ def ended(rows: Iterable[Any], reason: str, detail: str | None, by=None, actor=N
 def _ended_fields(reason: str, detail: str | None, by=None, actor=None) -> dict:
     """The fields of an ending's event that do not come from its session's row."""
     expired = reason == _EXPIRED_REASON
+    kind = Type.EXPIRED if expired else Type.SIGNED_OUT if reason == _SIGNED_OUT else Type.REVOKED
     return {
-        "type": Type.EXPIRED if expired else Type.REVOKED,
-        "reason": (detail or "") if expired else reason,
+        "type": kind,
+        "reason": (detail or "") if expired else "" if kind == Type.SIGNED_OUT else reason,
         "actor_id": getattr(actor, "pk", None),
         "user_agent": "",  # kept for sign-ins only
         "by_browser": "",

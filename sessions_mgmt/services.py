@@ -40,6 +40,8 @@ EXPIRED = "expired"  # it reached its expiry or a timeout: see ``detail``
 NOT_ME = "not_me"  # the "This wasn't me" link of a new-device alert
 LIMIT = "limit"  # a new sign-in went over SESSIONS_MGMT_MAX_SESSIONS ("end_oldest")
 DELETED = "deleted"  # its row was deleted through the ORM
+SIGNED_OUT = "signed_out"  # its owner signed out in it (Django's logout())
+REPLACED = "replaced"  # Django ended it itself: a new sign-in in the same browser, a flush()
 
 # What ended an ``EXPIRED`` session: the ``detail`` of ``session_revoked``.
 IDLE_TIMEOUT = "idle_timeout"  # SESSIONS_MGMT_IDLE_TIMEOUT without activity

@@ -518,12 +518,15 @@ def _send_cookie(request: HttpRequest, response: HttpResponse) -> None:
 
 @sensitive_variables()
 def forget(request: HttpRequest, session_key: str, *, signed_out: bool = False) -> None:
-    """Drop the row of a session that Django itself has ended (``logout()``, ``flush()``);
-    ``signed_out``: the person signed out, which the history records."""
-    rows = DeviceSession.objects.filter(session_key=session_key)
-    if signed_out:
-        history.signed_out(list(rows))
-    rows.delete_rows()
+    """End, through the door, a session that Django itself is ending (``logout()``,
+    ``flush()``, a new sign-in in the same browser); ``signed_out``: the person signed out,
+    which the history records. Row and store key go in one transaction: if the store
+    fails, the row stays and the session, still working, stays listed (``logout()`` then
+    fails too, as it would without the app)."""
+    services.end_sessions(
+        DeviceSession.objects.filter(session_key=session_key),
+        reason=services.SIGNED_OUT if signed_out else services.REPLACED,
+    )
     setattr(request, _FORGOTTEN_KEY_ATTR, session_key)
 
 
