@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -108,14 +109,15 @@ def list_devices(user, current_session_key: str | None) -> list[DeviceSession]:
     """The user's sessions whose cookies work, for display: the current one first, flagged
     ``is_current``, then the most recently active.
 
-    The session store answers both which sessions work and how live they are (last active,
-    IP, expiry: the touch records them in the session, not the row), in one query or one
-    cache call for the whole list; so a session is listed exactly while it can be used,
-    whatever its row says. Rows of sessions that have ended are left for pruning.
+    The session store answers both which sessions work (``store.works``: Django's own
+    rule) and how live they are (last active, IP, expiry: the touch records them in the
+    session, not the row), in one query or one cache call for the whole list; so a session
+    is listed exactly while it can be used, whatever its row says. Rows of sessions that
+    have ended are left for pruning.
     """
     rows = list(user_sessions(user))
     try:
-        live = store.session_data([row.session_key for row in rows])
+        live = store.working([(row.session_key, user) for row in rows])
     except SessionStoreError as exc:
         # Nothing is hidden: with the store unreachable, every row stays listed (and no
         # cookie works meanwhile, since no session can be loaded).
@@ -149,7 +151,7 @@ def live_session(user, public_id: str | uuid.UUID, current_session_key: str | No
     ``DeviceSession.DoesNotExist``: what is not listed has no details either."""
     row = get_session(user, public_id)
     row.is_current = row.session_key == current_session_key
-    live = store.session_data([row.session_key])
+    live = store.working([(row.session_key, user)])
     if row.session_key not in live and not row.is_current:
         raise DeviceSession.DoesNotExist
     _apply_liveness(row, live.get(row.session_key, {}))
@@ -210,7 +212,7 @@ def revoke(user, public_id: str | uuid.UUID, *, current_session_key: str | None)
     row = get_session(user, public_id)
     if current_session_key is not None and row.session_key == current_session_key:
         raise CurrentSessionError
-    if not store.alive_keys([row.session_key]):
+    if not store.working([(row.session_key, user)]):
         raise DeviceSession.DoesNotExist
     by = _current_row(user, current_session_key)
     end_sessions(DeviceSession.objects.filter(pk=row.pk), reason=USER, by=by)
@@ -302,7 +304,7 @@ def admit(user, replacing_key: str | None, *, lock: bool = True) -> None:
         using = router.db_for_write(DeviceSession)
         type(user)._default_manager.using(using).select_for_update().filter(pk=user.pk).exists()
     rows = list(user_sessions(user).exclude(session_key=replacing_key or ""))
-    live = store.session_data([row.session_key for row in rows])
+    live = store.working([(row.session_key, user) for row in rows])
     working = [row for row in rows if row.session_key in live]
     for row in working:
         _apply_liveness(row, live[row.session_key])
@@ -624,9 +626,19 @@ def prune_dead(
 @sensitive_variables()
 def dead_rows(rows: Sequence[Row]) -> list[Row]:
     """The rows whose session has expired or is no longer in the session store, as the
-    store says (a row's ``expires_at`` is a copy, and may be out of date)."""
-    alive = alive_store_keys([row.session_key for row in rows])
-    return [row for row in rows if row.session_key not in alive]
+    store says (a row's ``expires_at`` is a copy, and may be out of date), or whose session
+    Django refuses (``store.works``: a changed password, a deactivated user). A session
+    present but holding no user (cleared, or being signed in on a cache engine right now)
+    is left until it expires."""
+    data = store.session_data([row.session_key for row in rows])
+    signed_in = [row for row in rows if SESSION_KEY in data.get(row.session_key, {})]
+    users = get_user_model()._default_manager.in_bulk({row.user_id for row in signed_in})
+    refused = {
+        row.session_key
+        for row in signed_in
+        if not store.works(data[row.session_key], users.get(row.user_id))
+    }
+    return [row for row in rows if row.session_key not in data or row.session_key in refused]
 
 
 @sensitive_variables()

@@ -13,12 +13,13 @@ slower but right; ``checks.py`` warns about engines the app does not know.
 import functools
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from importlib import import_module
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.contrib.sessions.backends import cache as cache_engine
 from django.contrib.sessions.backends import cached_db as cached_db_engine
 from django.contrib.sessions.backends import db as db_engine
@@ -29,7 +30,10 @@ from django.db import connections, router
 from django.db.models import QuerySet
 from django.db.models.deletion import Collector
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
+
+from . import state as codec
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +173,49 @@ def longest_key(store_class: type) -> int | None:
     if not issubclass(store_class, db_engine.SessionStore):
         return None
     return store_class.get_model_class()._meta.get_field("session_key").max_length
+
+
+def works(data: Mapping, user) -> bool:
+    """The one rule for "this session works", on its stored ``data`` (``session_data``),
+    for the ``user`` its row names: the rule Django's ``get_user()`` applies when the
+    cookie comes back. The session names this user, through a backend still in
+    ``AUTHENTICATION_BACKENDS`` that lets the user in (``ModelBackend`` refuses inactive
+    users), with the user's current session auth hash (or one made with a
+    ``SECRET_KEY_FALLBACKS`` key); and, on engines that cannot keep the expiry the app
+    records (``file``), that expiry has not passed. Every reader of liveness (the list,
+    the API, the details page, revoking, the session limit, pruning) asks this."""
+    if user is None or str(data.get(SESSION_KEY)) != user._meta.pk.value_to_string(user):
+        return False
+    path = data.get(BACKEND_SESSION_KEY)
+    if path not in settings.AUTHENTICATION_BACKENDS:
+        return False
+    can = getattr(_backend(path), "user_can_authenticate", None)
+    if can is not None and not can(user):
+        return False
+    if hasattr(user, "get_session_auth_hash"):
+        stored = data.get(HASH_SESSION_KEY) or ""
+        if not constant_time_compare(stored, user.get_session_auth_hash()):
+            fallbacks = getattr(user, "get_session_auth_fallback_hash", lambda: ())()
+            if not any(constant_time_compare(stored, h) for h in fallbacks):
+                return False
+    if not keeps_expiry(engine()):
+        tracked = codec.read(data)
+        if tracked and tracked.get("x") and time.time() >= tracked["x"]:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=16)
+def _backend(path: str):
+    return load_backend(path)
+
+
+@sensitive_variables()
+def working(sessions: Sequence[tuple[str, object]]) -> dict[str, Mapping]:
+    """Of these ``(session key, user)`` pairs, the stored data of the sessions that work
+    (``works``), by key: one round trip to the store."""
+    data = session_data([key for key, _ in sessions])
+    return {key: data[key] for key, user in sessions if key in data and works(data[key], user)}
 
 
 def saves_in_database(using: str) -> bool:

@@ -205,6 +205,7 @@ class DevicesMachine(RuleBasedStateMachine):
 
     @invariant()
     def listed_rows_are_exactly_the_authenticating_sessions(self):
+        self.user.refresh_from_db()  # as a request loads it: with its current password
         listed = set(row.session_key for row in services.list_devices(self.user, None))
         working = {d.key for d in self.devices if authenticates_as(d.key, self.user)}
         assert listed == working
