@@ -325,16 +325,28 @@ def _write_touch(
     whose row has gone (revoked while this request ran, or deleted behind the app's back)
     ends, so that no working session goes unlisted for longer than the touch interval. The
     row is written only when the key moved (a view called ``cycle_key()``), so that it
-    still names the session."""
+    still names the session.
+
+    The row is read *after* the app's own save: a cache engine saves by checking that the
+    entry exists and then writing it, and a revoke landing between the two would be
+    undone by the write. Read after, the row is either gone (the revoke committed first:
+    the session is ended again here) or the revoke's own deletes, after its commit, come
+    after this write. A save left to SessionMiddleware (the project saves the session
+    anyway) cannot be checked after it: such a write-back lasts until the session's next
+    touch, at most ``SESSIONS_MGMT_TOUCH_INTERVAL``, and only for a request that was in
+    flight when the session was revoked."""
     session = request.session
     row = DeviceSession.objects.filter(pk=state["id"])
-    if not (row.update(session_key=session.session_key) if moved_key else row.exists()):
+    if moved_key and not row.update(session_key=session.session_key):
         session.flush()
         return
     ip, agent = client_ip(request), _agent(request)
     _remember(request, state, t=now, a=now, ip=ip, ua=agent, x=expiry, e=session.get(_EXPIRY))
     _save(request, sliding, expiry)
     if SESSION_KEY not in session:  # ended by another request meanwhile
+        return
+    if not moved_key and not row.exists():  # revoked meanwhile, or deleted behind our back
+        session.flush()
         return
     changed_ip, changed_agent = ip != state.get("ip", ip), agent != state.get("ua", agent)
     if (changed_ip or changed_agent) and session_client_changed.has_listeners(DeviceSession):
