@@ -6,6 +6,7 @@ GETs of a view reading ``request.user`` after the same set-up.
     python instructions_worker.py plain|app DB N    the measured run (under callgrind)
 """
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -48,6 +49,9 @@ settings.configure(
     SESSION_ENGINE="django.contrib.sessions.backends.db",
     PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     SESSIONS_MGMT_NEW_DEVICE_ALERTS=False,
+    # The steady state: sessions from before the app can no longer exist (unseen.py). Set
+    # UNSEEN_FOR=1209600 to measure the first SESSION_COOKIE_AGE after installing it.
+    SESSIONS_MGMT_UNSEEN_SESSIONS_FOR=int(os.environ.get("UNSEEN_FOR", "0")),
     USE_TZ=True,
     DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
 )

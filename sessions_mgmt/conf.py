@@ -38,6 +38,7 @@ DEFAULTS = {
     "MAX_SESSIONS": None,
     "LIMIT_POLICY": "end_oldest",
     "LIMIT_EXEMPT_STAFF": False,
+    "UNSEEN_SESSIONS_FOR": None,  # seconds; None: SESSION_COOKIE_AGE
     "DEVICE_BOUND": False,  # DBSC, see binding.py
     "DEVICE_BOUND_COOKIE_NAME": "sessions_mgmt_bound",
     "DEVICE_BOUND_COOKIE_AGE": 600,
@@ -60,7 +61,12 @@ TIMEOUT_PRESETS = {
 
 
 #: Django settings the app reads on every request, kept like its own (``app_settings.X``).
-DJANGO_SETTINGS = ("SESSION_ENGINE", "SESSION_COOKIE_NAME", "SESSION_SAVE_EVERY_REQUEST")
+DJANGO_SETTINGS = (
+    "SESSION_ENGINE",
+    "SESSION_COOKIE_NAME",
+    "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_COOKIE_AGE",
+)
 
 
 class AppSettings:

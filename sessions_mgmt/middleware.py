@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 
-from . import binding, timeouts, tracking
+from . import binding, timeouts, tracking, unseen
 from .conf import app_settings
 from .store import SessionStoreError
 
@@ -76,7 +76,7 @@ class DeviceSessionMiddleware:
             if refusal is not None:
                 return refusal
         checked = timeouts.needed()
-        if checked:
+        if checked or unseen.possible():
             timeouts.guard_user(request)
         token = tracking.handling(request)
         try:
@@ -100,7 +100,7 @@ class DeviceSessionMiddleware:
             if refusal is not None:
                 return refusal
         checked = timeouts.needed()
-        if checked:
+        if checked or unseen.possible():
             timeouts.guard_user(request)
         token = tracking.handling(request)
         try:

@@ -254,3 +254,27 @@ class SessionEvent(models.Model):
     @property
     def display_location(self) -> str:
         return display_location(self.location)
+
+
+class UnseenCutoff(models.Model):
+    """A revocation that also ends the sessions the app has not seen yet (signed in before
+    it was installed, with no row): such a session of ``user`` (of anyone's, without a
+    user) is refused from now on. Its sign-in time is unknown, so it counts as signed in
+    before any cutoff. Written only while such sessions can still exist (see ``unseen``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("cutoff for unseen sessions")
+        verbose_name_plural = _("cutoffs for unseen sessions")
+
+    def __str__(self) -> str:
+        return f"{self.user_id or '*'} · {self.at:%Y-%m-%d %H:%M}"

@@ -19,7 +19,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import alerts, history, state, store
+from . import alerts, history, state, store, unseen
 from .conf import app_settings
 from .location import locate
 from .models import DeviceSession, DeviceSessionQuerySet
@@ -232,6 +232,7 @@ def revoke_others(user, keep_session_key: str | None, *, reason: str = OTHER_DEV
     """End every session of the user except ``keep_session_key``, whatever the rows' stored
     expiry says; return how many."""
     queryset = user_sessions(user).exclude(session_key=keep_session_key)
+    unseen.cut_off([user])  # first: should the ending fail, they stay refused (safe side)
     return end_sessions(queryset, reason=reason, by=_current_row(user, keep_session_key))
 
 
@@ -253,6 +254,7 @@ def end_after_account_change(user, keep_session_key: str | None, *, reason: str)
     should retry ``revoke_sessions --user`` once the store is back.
     """
     queryset = user_sessions(user).exclude(session_key=keep_session_key)
+    unseen.cut_off([user])
     try:
         return end_sessions(queryset, reason=reason)
     except SessionStoreError as exc:
@@ -334,9 +336,19 @@ def scrub_history() -> int:
 
 
 def revoke_users(users, *, reason: str = ADMIN, actor=None) -> int:
-    """End every session of these users (a queryset or list of users or ids); ``actor``,
-    the staff member who did it, goes into the history."""
+    """End every session of these users (a queryset or list of users or ids), those the app
+    has not seen yet included; ``actor``, the staff member who did it, goes into the
+    history."""
+    users = list(users)
+    unseen.cut_off(users)  # first: should the ending fail, they stay refused (safe side)
     return end_sessions(DeviceSession.objects.filter(user__in=users), reason=reason, actor=actor)
+
+
+def revoke_unseen(users=None) -> None:
+    """End the sessions the app has not seen yet (signed in before it was installed) of
+    these users, or of everyone: from their next request on, they are refused. For callers
+    that end tracked sessions their own way (``revoke_sessions``)."""
+    unseen.cut_off(users)
 
 
 class Row(NamedTuple):

@@ -45,6 +45,11 @@ def read(session) -> dict | None:
     return state
 
 
+def tracked(session) -> bool:
+    """Whether the session holds a state of the app's (without reading it)."""
+    return STATE_KEY in session or LEGACY_STATE_KEY in session
+
+
 def write(session, state: dict) -> None:
     """Store ``state`` in the session (which marks it modified), as ``read`` reads; a
     legacy dict, if any, goes."""

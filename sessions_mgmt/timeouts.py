@@ -31,7 +31,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_noop
 
-from . import services, store
+from . import services, store, unseen
 from .conf import app_settings
 from .models import DeviceSession
 from .state import read as state_of
@@ -96,14 +96,19 @@ def pending_end(request: HttpRequest) -> Callable[[], None] | None:
 
 
 def _user_within_timeouts(request: HttpRequest):
-    """``request.user``, unless the session has timed out: then the session ends (row and
-    store key), a message says why, and the request goes on signed out."""
+    """``request.user``, unless the session has timed out, or is one from before the app
+    that a revocation cut off (``unseen``): then the session ends (row and store key), a
+    message says why, and the request goes on signed out."""
     session = request.session
-    state = state_of(session)
-    ended = state and SESSION_KEY in session and timed_out(state, time.time())
-    if ended:
-        _end(request, state, ended)
+    if unseen.possible() and unseen.refused(session):
+        session.flush()
         return AnonymousUser()
+    if needed():
+        state = state_of(session)
+        ended = state and SESSION_KEY in session and timed_out(state, time.time())
+        if ended:
+            _end(request, state, ended)
+            return AnonymousUser()
     return get_user(request)
 
 

@@ -39,7 +39,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
-from . import history, services, store
+from . import history, services, store, unseen
 from . import state as codec
 from .alerts import check_new_device
 from .conf import app_settings
@@ -562,6 +562,9 @@ def _adopt(request: HttpRequest) -> None:
     user = request.user
     # Not for a session naming a user who no longer exists, nor an untracked account.
     if not user.is_authenticated or not tracks(user, warn=False):
+        return
+    if unseen.possible() and unseen.refused(request.session):  # a view that read no user
+        request.session.flush()
         return
     row, created = DeviceSession.objects.get_or_create(
         session_key=request.session.session_key,

@@ -188,7 +188,8 @@ class Command(BaseCommand):
 
         rows = DeviceSession.objects.all()
         if users:
-            rows = rows.filter(user__in=self.find_users(users))
+            self.user_ids = self.find_users(users)
+            rows = rows.filter(user__in=self.user_ids)
         if cutoff is not None:
             rows = rows.filter(last_active_at__lt=cutoff)
             # A row's last activity is a copy (the session holds the truth, see
@@ -266,6 +267,13 @@ class Command(BaseCommand):
             self.confirm(sessions, users)
 
         progress = Progress(self.stderr, sessions)
+        if not options["inactive_for"]:
+            # Sessions the app has not seen yet (from before it was installed) have no row to
+            # select; their sign-in time is unknown, so any cutoff covers them.
+            self.retrying(
+                lambda: services.revoke_unseen(self.user_ids if options["user"] else None),
+                lambda: "Nothing was revoked; run the command again.",
+            )
 
         def end() -> None:
             if options["all"] and not (options["inactive_for"] or options["signed_in_before"]):
