@@ -125,16 +125,17 @@ def start_tracking(request: HttpRequest, user) -> DeviceSession:
         session.save()
     old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     tracked = flushed or codec.read(session) is not None  # the old key had a row
-    if old_key and old_key == session.session_key:
+    kept = old_key == session.session_key if old_key else tracked and not flushed
+    if kept:
         # Django's login() keeps the key when the same user signs in again in the same
-        # browser: a copied cookie would survive the sign-in, and even share its fresh
-        # "Confirm it's you" window (ASVS 4.0.3 V3.2.1). Every sign-in gets a new key.
-        forget(request, old_key)
+        # browser (with its cookie, or without one, as the test client's force_login()):
+        # a copied cookie would survive the sign-in, and even share its fresh "Confirm
+        # it's you" window (ASVS 4.0.3 V3.2.1). Every sign-in gets a new key: the old
+        # session is ended through the door, and its data moves to the new key.
+        forget(request, session.session_key)
         session.cycle_key()
     elif old_key and tracked:
         forget(request, old_key)
-    elif not old_key and tracked and not flushed:  # signed in again without a cookie
-        forget(request, session.session_key)
     codec.clear(session)
     row = DeviceSession(user=user, session_key=session.session_key, **_device_fields(request))
     mark_authenticated(request)

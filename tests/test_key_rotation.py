@@ -39,3 +39,17 @@ def test_a_copied_cookie_does_not_inherit_a_fresh_confirmation(user, sign_in):
     owner.post(LOGIN_URL, {"username": user.username, "password": PASSWORD})
     response = thief.post("/me/sessions/revoke-all", content_type="application/json")
     assert response.status_code == 401
+
+
+def test_force_login_twice_in_one_client_works_with_a_new_key(user, engine):
+    """The test client signs in without a cookie on its fake request: Django keeps the key
+    for the same user, and the app renews it there too (found by Django's own
+    auth_tests.test_admin_multidb, which saw an UpdateError)."""
+    client = Client()
+    client.force_login(user)
+    first = session_key_of(client)
+    client.force_login(user)
+    assert session_key_of(client) != first
+    assert not store_has(first)
+    assert is_signed_in(client)
+    assert DeviceSession.objects.filter(user=user).count() == 1
