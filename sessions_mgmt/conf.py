@@ -83,6 +83,10 @@ class AppSettings:
     def __init__(self) -> None:
         self._cache: dict = {}
 
+    def peek(self, key: str, default=None):
+        """A value ``memo`` has kept, or ``default`` if it has not been worked out yet."""
+        return self._cache.get(key, default)
+
     def memo(self, key: str, compute):
         """A value derived from settings, computed once until they change."""
         try:

@@ -100,7 +100,7 @@ class DeviceSessionMiddleware:
             if refusal is not None:
                 return refusal
         checked = timeouts.needed()
-        if checked or unseen.possible():
+        if checked or await unseen.apossible():
             timeouts.guard_user(request)
         token = tracking.handling(request)
         try:

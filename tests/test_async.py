@@ -12,6 +12,7 @@ from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from sessions_mgmt import unseen
 from sessions_mgmt.middleware import DeviceSessionMiddleware
 from sessions_mgmt.models import DeviceSession
 
@@ -71,3 +72,14 @@ def test_async_requests_touch_and_revocation_ends_them(user, sign_in):
     row_id = row.public_id
     assert laptop.post(f"/accounts/devices/{row_id}/sign-out/").status_code == 302
     assert get(phone, "/awhoami/") == ""
+
+
+def test_the_first_async_request_of_a_process_answers(user, sign_in, settings):
+    """Whether sessions from before the app may still exist is worked out once, with a
+    query: on the event loop that must not run there (SynchronousOnlyOperation: a 500)."""
+    browser = async_client_for(sign_in(user))
+    settings.SESSIONS_MGMT_UNSEEN_SESSIONS_FOR = 3600  # a change of settings: worked out again
+    unseen._installed.cache_clear()  # as in a new process
+    response = async_to_sync(browser.get)("/awhoami/")
+    assert response.status_code == 200
+    assert response.content.decode() == user.username
