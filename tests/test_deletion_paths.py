@@ -28,12 +28,18 @@ def test_deleting_users_in_bulk_ends_their_sessions(engine, sign_in):
     assert [is_signed_in(c) for c in clients] == [False, False]
 
 
-def test_queryset_delete_ends_the_sessions(engine, user, sign_in):
+def test_queryset_and_row_deletes_end_the_sessions(engine, user, sign_in):
     phone = sign_in(user, IPHONE_SAFARI)
+    tablet = sign_in(user, IPHONE_SAFARI)
     laptop = sign_in(user, MAC_CHROME)
-    DeviceSession.objects.filter(user=user, device_name="Safari on iPhone").delete()
-    assert not is_signed_in(phone)
+    DeviceSession.objects.filter(session_key=session_key_of(phone)).delete()
+    DeviceSession.objects.get(session_key=session_key_of(tablet)).delete()
+    assert not is_signed_in(phone) and not is_signed_in(tablet)
+    assert not store_has(session_key_of(phone)) and not store_has(session_key_of(tablet))
     assert is_signed_in(laptop)
+    assert list(DeviceSession.objects.values_list("session_key", flat=True)) == [
+        session_key_of(laptop)
+    ]
 
 
 def test_deactivating_the_user_ends_their_sessions(engine, user, sign_in):

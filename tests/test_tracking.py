@@ -186,20 +186,6 @@ def test_a_password_set_outside_any_session_signs_out_everything(engine, user, s
     assert not store_has_any([session_key_of(phone), session_key_of(laptop)])
 
 
-def test_saving_a_user_costs_at_most_one_query_to_notice_a_password_change(
-    user, django_assert_num_queries
-):
-    """Issue 14 §2 moved the check off loading users (every request loads one) to saving
-    them: a save that cannot write the password costs nothing, ``set_password()`` marks
-    itself, and only another full save reads the stored hash."""
-    user.last_login = timezone.now()
-    with django_assert_num_queries(1):  # the UPDATE of the user itself
-        user.save(update_fields=["last_login"])
-    user.first_name = "Ada"
-    with django_assert_num_queries(2):  # the stored hash, then the UPDATE
-        user.save()
-
-
 def test_a_password_reset_by_email_signs_out_every_session(engine, user, sign_in):
     import re
 

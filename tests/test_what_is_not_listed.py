@@ -1,5 +1,5 @@
-"""What is not listed cannot be acted on: ending an ended session is a 404 that records
-nothing, on the page and in the API (issue 21 §7)."""
+"""What is not listed cannot be acted on: another user's session, and one that has ended,
+are the same 404 on the page and in the API, and nothing is recorded (issue 21 §7)."""
 
 from importlib import import_module
 
@@ -8,7 +8,8 @@ from django.conf import settings
 
 from sessions_mgmt.models import DeviceSession, SessionEvent
 
-from .conftest import IPHONE_SAFARI, session_key_of
+from .conftest import IPHONE_SAFARI, is_signed_in, session_key_of
+from .factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +42,18 @@ def test_the_page_refuses_an_ended_session_too(engine, user, sign_in):
     response = laptop.post(f"/accounts/devices/{row.public_id}/sign-out/")
     assert response.status_code == 404
     assert SessionEvent.objects.count() == events
+
+
+@pytest.mark.parametrize("where", ["page", "api"])
+def test_another_users_id_is_404_and_their_session_survives(user, sign_in, where):
+    victim = sign_in(UserFactory(), IPHONE_SAFARI)
+    row = DeviceSession.objects.get(session_key=session_key_of(victim))
+    laptop = sign_in(user)
+    if where == "api":
+        response = laptop.delete(f"/me/sessions/{row.public_id}")
+        assert response.json() == {"error": "Session not found"}
+    else:
+        response = laptop.post(f"/accounts/devices/{row.public_id}/sign-out/")
+        assert "That device is not signed in" in response.content.decode()
+    assert response.status_code == 404
+    assert is_signed_in(victim)
