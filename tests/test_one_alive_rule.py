@@ -100,3 +100,23 @@ def test_pruning_ends_the_rows_of_sessions_django_refuses(engine, user, sign_in)
     assert not DeviceSession.objects.filter(session_key=session_key_of(phone)).exists()
     assert is_signed_in(bystander)
     assert DeviceSession.objects.filter(session_key=session_key_of(bystander)).exists()
+
+
+@pytest.mark.parametrize("engine", ["file"], indirect=True)
+def test_on_the_file_engine_a_session_past_the_apps_expiry_is_not_listed(engine, user, sign_in):
+    """The file engine dates a session by its file's mtime, which every save moves; the app
+    keeps the real expiry in the session's state ("x") and ends it then. Past it, the
+    session is not listed, whatever the file's date says."""
+    import time
+
+    from sessions_mgmt.state import read as read_state
+    from sessions_mgmt.state import write as write_state
+
+    phone = sign_in(user, IPHONE_SAFARI)
+    laptop = sign_in(user)
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key_of(phone))
+    state = read_state(store.load())
+    write_state(store, {**state, "x": time.time() - 1})  # the app's expiry has passed
+    store.save()  # and the file was written just now
+    assert listed(laptop) == ["Chrome on macOS"]
+    assert not is_signed_in(phone)
