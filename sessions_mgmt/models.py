@@ -94,6 +94,9 @@ class DeviceSession(models.Model):
     first_ip = models.GenericIPAddressField(_("IP address at sign-in"), null=True, blank=True)
     first_location = models.CharField(_("location at sign-in"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("signed in"), default=timezone.now)
+    # False for a session adopted from before the app: ``created_at`` is then its adoption,
+    # and it counts as signed in before any cutoff (``revoke_sessions --signed-in-before``).
+    sign_in_known = models.BooleanField(_("sign-in time known"), default=True)
     last_active_at = models.DateTimeField(_("last active"), default=timezone.now)
     # A copy (the session's own expiry decides), so not indexed.
     expires_at = models.DateTimeField(_("expires"))

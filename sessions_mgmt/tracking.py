@@ -569,7 +569,7 @@ def _adopt(request: HttpRequest) -> None:
         return
     row, created = DeviceSession.objects.get_or_create(
         session_key=request.session.session_key,
-        defaults={"user": user, **_device_fields(request)},
+        defaults={"user": user, **_device_fields(request), "sign_in_known": False},
     )
     if not created:  # its expiry restarts, as the session's does
         row.expires_at = request.session.get_expiry_date()

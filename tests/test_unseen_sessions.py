@@ -80,3 +80,15 @@ def test_an_unseen_session_nobody_revoked_keeps_working_and_is_adopted(engine, u
     services.revoke_users([other.pk])  # someone else's revocation
     assert is_signed_in(old)
     assert len(laptop.get("/me/sessions").json()) == 2
+
+
+def test_an_adopted_session_counts_as_signed_in_before_any_cutoff(engine, user, sign_in):
+    """Adopted on its first request after the app came, its sign-in time is still unknown:
+    an incident cutoff earlier than the adoption covers it too."""
+    old = signed_in_before_the_app(user)
+    assert is_signed_in(old)  # seen: adopted, listed
+    laptop = sign_in(user)
+    assert len(laptop.get("/me/sessions").json()) == 2
+    call_command("revoke_sessions", "--signed-in-before", "1h", "--no-input")
+    assert not is_signed_in(old)
+    assert is_signed_in(laptop)

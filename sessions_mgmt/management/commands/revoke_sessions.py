@@ -7,7 +7,8 @@ session has expired or left the store. ``--all``, and ``--signed-in-before`` wit
 ``--user``, ask for confirmation unless ``--no-input``. ``--expired`` also brings the
 remaining rows' copies of their sessions' activity up to date (``services.refresh_rows``):
 run it periodically (say hourly) as the pruning job. A session adopted when the app was
-installed counts as signed in at its adoption.
+installed has no known sign-in time, and counts as signed in before any
+``--signed-in-before`` moment.
 Work is done in batches (``--batch-size``), so memory does not grow with the number of
 sessions; every ending goes through ``sessions_mgmt.services``.
 
@@ -197,7 +198,8 @@ class Command(BaseCommand):
             # up to date, so that the filter, evaluated after, sees real activity.
             self.refresh(rows, batch_size)
         if signed_in_before is not None:
-            rows = rows.filter(created_at__lt=signed_in_before)
+            # A session adopted from before the app has no known sign-in time: before any.
+            rows = rows.filter(Q(created_at__lt=signed_in_before) | Q(sign_in_known=False))
 
         if expired:  # prune the dead among the selected rows; live ones are left alone
             self.prune(rows, batch_size, options)
