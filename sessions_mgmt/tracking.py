@@ -44,6 +44,7 @@ from . import state as codec
 from .alerts import check_new_device
 from .conf import app_settings
 from .devices import describe
+from .flows import end
 from .location import locate
 from .models import DeviceSession
 from .network import client_ip
@@ -228,7 +229,7 @@ def pending(request: HttpRequest, response: HttpResponse | None = None) -> Work 
         if response is not None and response.status_code >= 500:
             # Django saves nothing and sends no cookie: the new key, never delivered, goes.
             delivered = key == request.COOKIES.get(app_settings.SESSION_COOKIE_NAME)
-            return None if delivered else partial(store.delete_keys, [key])
+            return None if delivered else partial(end.end_keys, [key])
         return partial(_commit_new_sign_in, request, response, new_row)
     state = codec.read(session)
     failed = response is not None and response.status_code >= 500
@@ -285,13 +286,11 @@ def _drop_unsaved_key(request: HttpRequest, row_id: int | None, key: str) -> Non
     (``ATOMIC_REQUESTS`` on a database engine), which brought the old session back: then
     the browser is still signed in on it, and its row, which still names it, stays.
     """
-    using = router.db_for_write(DeviceSession)
     old_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     restored = bool(old_key) and bool(store.alive_keys([old_key]))
-    with transaction.atomic(using=using):
-        if row_id is not None and not restored:
-            DeviceSession.objects.filter(pk=row_id).delete_rows()
-        store.delete_keys([key])
+    if row_id is not None and not restored:
+        end.end_sessions(DeviceSession.objects.filter(pk=row_id), reason=end.REPLACED)
+    end.end_keys([key])
     request.session.clear()
     request.session.modified = False
 
@@ -458,7 +457,9 @@ def _commit_new_sign_in(
     if saves_now and not inside and not _save_now(session, None):
         # Ended between the commit and the save (a revoke, an eviction): not signed in.
         # The sign-in did happen: its event stays, and a new device is still announced.
-        DeviceSession.objects.filter(pk=row.pk).delete_rows()
+        end.end_sessions(
+            DeviceSession.objects.filter(pk=row.pk), reason=end.EXPIRED, detail=end.GONE
+        )
         if after is not None:
             after()
         return

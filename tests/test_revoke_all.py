@@ -60,6 +60,9 @@ def test_on_postgresql_with_the_db_engine_each_batch_is_one_statement(sign_in, s
         if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"))
         and "COUNT(" not in q["sql"]  # the command's own count, for its confirmation
     ]
+    cutoffs = [sql for sql in work if "sessions_mgmt_unseencutoff" in sql]
+    assert len(cutoffs) == 1  # once a run: sessions from before the app end too (unseen.py)
+    work = [sql for sql in work if sql not in cutoffs]
     assert len(work) == 3, work  # 2 + 2 + 1 sessions: rows, sessions and events at once
     assert not DeviceSession.objects.exists()
     assert SessionEvent.objects.filter(type=SessionEvent.Type.REVOKED).count() == 5
