@@ -13,6 +13,7 @@ per batch on the database and/or one ``delete_many`` on the cache, never a round
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.db import router, transaction
@@ -179,6 +180,9 @@ def end_after_account_change(user, keep_session_key: str | None, *, reason: str)
 
 
 END_OLDEST, DENY_NEW = "end_oldest", "deny_new"
+#: How long a new row's session may still be empty in the store (a sign-in on a cache engine
+#: saves the session just after its row commits) and count against the limit all the same.
+SIGNING_IN = timedelta(seconds=60)
 
 
 def session_limit(user) -> int | None:
@@ -215,7 +219,19 @@ def admit(user, replacing_key: str | None, *, lock: bool = True) -> None:
         using = router.db_for_write(DeviceSession)
         type(user)._default_manager.using(using).select_for_update().filter(pk=user.pk).exists()
     rows = list(user_sessions(user).exclude(session_key=replacing_key or ""))
-    live = store.working([(row.session_key, user) for row in rows])
+    data = store.session_data([row.session_key for row in rows])
+    signing_in = timezone.now() - SIGNING_IN
+    live = {
+        row.session_key: data[row.session_key]
+        for row in rows
+        if row.session_key in data
+        and (
+            store.works(data[row.session_key], user)
+            # Signing in right now on a cache engine: the row has committed and the session
+            # is saved just after, still empty in the store until then. It counts.
+            or (SESSION_KEY not in data[row.session_key] and row.created_at >= signing_in)
+        )
+    }
     working = [row for row in rows if row.session_key in live]
     for row in working:
         _apply_liveness(row, live[row.session_key])
