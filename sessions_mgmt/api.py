@@ -29,12 +29,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from . import binding, location, services, tracking
+from . import binding, location, services
 from .conf import app_settings
+from .flows.context import JSON_ERRORS
+from .flows.request import save_changes, sync
 from .models import DeviceSession, SessionEvent
 from .reauth import PasswordReauth, confirm_password, reauth_backend, recently_authenticated
 from .throttle import Throttled
-from .tracking import JSON_ERRORS, sync
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class ApiView(JsonView):
 
     def answer(self, request: HttpRequest, *args, **kwargs):
         response = self._checked_dispatch(request, *args, **kwargs)
-        if response.status_code < 500 and not tracking.save_changes(request):
+        if response.status_code < 500 and not save_changes(request):
             return error(_("Your session ended while this request ran. Sign in again."), 401)
         return response
 

@@ -48,9 +48,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import history, services, store, tracking
+from . import history, services, store
 from . import state as codec
 from .conf import app_settings
+from .flows.context import signed_in_now
+from .flows.request import save_session
 from .models import DeviceSession
 from .state import BOUND_KEY
 
@@ -195,7 +197,7 @@ def offer(request: HttpRequest, response: HttpResponse) -> None:
     """After a sign-in: offer the browser a binding for the new session (a browser without
     DBSC ignores the header). The challenge is signed, not stored: it names the session's
     row and when it was issued."""
-    if not tracking.signed_in_now(request) or response.status_code >= 400:
+    if not signed_in_now(request) or response.status_code >= 400:
         return
     session = request.session
     state = codec.read(session) if SESSION_KEY in session else None
@@ -237,7 +239,7 @@ def register(request: HttpRequest) -> HttpResponse:
         if not rows.update(bound_key=key, bound_at=timezone.now()):
             raise Refused(409, _("This sign-in has ended or is already bound to a device."))
         codec.write_binding(session, binding_id, issued)
-        if not tracking.save_session(session):
+        if not save_session(session):
             raise Refused(403, _("This sign-in has ended."))
         history.bound(DeviceSession.objects.using(using).get(pk=state["id"]))
     return _instructions(request, binding_id)
@@ -277,7 +279,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     if issued <= used or _now_ms() - issued > CHALLENGE_AGE * 1000:
         return _challenge(binding_id)  # answered before, or too old: ask again
     codec.write_binding(session, binding_id, issued)
-    if not tracking.save_session(session):
+    if not save_session(session):
         raise Refused(403, _("This sign-in has ended."))
     return _instructions(request, binding_id)
 

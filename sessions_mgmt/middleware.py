@@ -1,9 +1,13 @@
-"""Hands each request to the device binding, the timeouts and tracking; the rules live there.
+"""HTTP around the rules: hands each request to the device binding and to the request
+flow (``flows.request``: timeouts, touch, key change, sign-in commit), and turns a failure
+of that work into an answer. The rules and their order live in the flows.
 
-Sync and async (Django's ``sync_and_async_middleware`` shape): under ASGI an async view's
-request stays on the event loop. The steady state has nothing to do after the view, and
-deciding that reads only the loaded session; only real work (a touch, a sign-in, ending a
-timed-out session) moves to a thread, as database work must.
+Sync and async (Django's ``sync_and_async_middleware`` shape) share one body: ``_before``
+and ``_after`` hold every step, and the two entry points differ only in how they wait for
+the view and for I/O. Under ASGI an async view's request stays on the event loop: the
+steady state has nothing to do after the view, and deciding that reads only the loaded
+session; only real work (a touch, a sign-in, ending a timed-out session) moves to a
+thread, as database work must.
 """
 
 import logging
@@ -13,20 +17,21 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 
-from . import binding, timeouts, tracking, unseen
+from . import binding, timeouts, unseen
 from .conf import app_settings
+from .flows import context
+from .flows.request import Work, after_view
 from .store import SessionStoreError
 
 logger = logging.getLogger(__name__)
 
 
-def _work(request: HttpRequest, response: HttpResponse, checked: bool):
-    """What is left to do after the view: end a timed-out session (when timeouts are
-    ``checked``), or else keep its row in step (None in the steady state, and None when
-    the session could not even be loaded: the view has already answered that failure its
-    own way, and there is nothing to keep in step)."""
+def _work(request: HttpRequest, response: HttpResponse, checked: bool) -> Work | None:
+    """What is left to do after the view (``after_view``): None in the steady state, and
+    None when the session could not even be loaded: the view has already answered that
+    failure its own way, and there is nothing to keep in step."""
     try:
-        return (checked and timeouts.pending_end(request)) or tracking.pending(request, response)
+        return after_view(request, response, checked)
     except Exception as exc:
         # Deciding reads only the session: this is its load failing again. After a failed
         # view (its error page may have read request.user, as Django's debug page does)
@@ -45,7 +50,7 @@ def _failed(request: HttpRequest, response: HttpResponse, exc: Exception) -> Htt
     if response.status_code >= 500:
         logger.warning("Session tracking failed after %s: %r", request.path, exc)
         return response
-    if not getattr(request, tracking.JSON_ERRORS, False):
+    if not getattr(request, context.JSON_ERRORS, False):
         raise exc
     logger.warning("Session tracking failed after %s: %r", request.path, exc)
     return JsonResponse(
@@ -53,6 +58,32 @@ def _failed(request: HttpRequest, response: HttpResponse, exc: Exception) -> Htt
         status=503,
         headers={"Retry-After": "5"},
     )
+
+
+def _binds(request: HttpRequest) -> bool:
+    """Whether the device binding must look at this request before the view."""
+    return app_settings.DEVICE_BOUND and app_settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
+def _before(request: HttpRequest, guarded: bool | None = None) -> bool:
+    """Before the view, once the binding has let the request through: guard the user
+    against the timeouts and the cutoffs where they can apply (``guarded``, when the
+    caller has worked that out already); return whether timeouts are checked."""
+    checked = timeouts.needed()
+    if guarded is None:
+        guarded = checked or unseen.possible()
+    if guarded:
+        timeouts.guard_user(request)
+    return checked
+
+
+def _finish(request: HttpRequest, response: HttpResponse, failure: Exception | None):
+    """After the view and its work: a failure of the work answered, the binding offered."""
+    if failure is not None:
+        response = _failed(request, response, failure)
+    if app_settings.DEVICE_BOUND:
+        binding.offer(request, response)
+    return response
 
 
 class DeviceSessionMiddleware:
@@ -70,49 +101,37 @@ class DeviceSessionMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self.is_async:
             return self.__acall__(request)
-        bound = app_settings.DEVICE_BOUND
-        if bound and app_settings.SESSION_COOKIE_NAME in request.COOKIES:
-            refusal = binding.guard(request)
-            if refusal is not None:
-                return refusal
-        checked = timeouts.needed()
-        if checked or unseen.possible():
-            timeouts.guard_user(request)
-        token = tracking.handling(request)
+        refusal = binding.guard(request) if _binds(request) else None
+        if refusal is not None:
+            return refusal
+        checked = _before(request)
+        token = context.handling(request)
         try:
             response = self.get_response(request)
-            work = _work(request, response, checked)
+            work, failure = _work(request, response, checked), None
             if work is not None:
                 try:
                     work()
                 except (OperationalError, SessionStoreError) as exc:
-                    response = _failed(request, response, exc)
-            if bound:
-                binding.offer(request, response)
+                    failure = exc
+            return _finish(request, response, failure)
         finally:
-            tracking.done(token)
-        return response
+            context.done(token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        bound = app_settings.DEVICE_BOUND
-        if bound and app_settings.SESSION_COOKIE_NAME in request.COOKIES:
-            refusal = await binding.aguard(request)
-            if refusal is not None:
-                return refusal
-        checked = timeouts.needed()
-        if checked or await unseen.apossible():
-            timeouts.guard_user(request)
-        token = tracking.handling(request)
+        refusal = await binding.aguard(request) if _binds(request) else None
+        if refusal is not None:
+            return refusal
+        checked = _before(request, timeouts.needed() or await unseen.apossible())
+        token = context.handling(request)
         try:
             response = await self.get_response(request)
-            work = _work(request, response, checked)
+            work, failure = _work(request, response, checked), None
             if work is not None:
                 try:
                     await sync_to_async(work)()
                 except (OperationalError, SessionStoreError) as exc:
-                    response = _failed(request, response, exc)
-            if bound:
-                binding.offer(request, response)
+                    failure = exc
+            return _finish(request, response, failure)
         finally:
-            tracking.done(token)
-        return response
+            context.done(token)

@@ -17,8 +17,10 @@ from django.utils.translation import ngettext
 
 from . import services
 from .conf import app_settings
+from .flows import sign_in
+from .flows.context import current_request
+from .flows.sign_out import forget
 from .models import DeviceSession, ending_requested
-from .tracking import current_request, forget, start_tracking, tracks
 
 
 @receiver(ending_requested, sender=DeviceSession, dispatch_uid="sessions_mgmt.orm_delete")
@@ -31,14 +33,14 @@ def end_deleted_rows(sender, queryset, **kwargs) -> int:
 @receiver(user_logged_in, dispatch_uid="sessions_mgmt.track_sign_in")
 def track_sign_in(sender, request, user, **kwargs) -> None:
     """Give the new sign-in its row, within ``SESSIONS_MGMT_MAX_SESSIONS`` (counted again,
-    for good, when the row is written: see ``tracking.start_tracking``). Refused
+    for good, when the row is written: see ``flows.sign_in.begin``). Refused
     (``"deny_new"``), the sign-in is undone: the browser stays signed out and a message
     says why and what to do."""
-    if request is None or not hasattr(request, "session") or not tracks(user):
+    if request is None or not hasattr(request, "session") or not sign_in.tracks(user):
         return
     try:
         services.admit(user, request.COOKIES.get(settings.SESSION_COOKIE_NAME), lock=False)
-        start_tracking(request, user)
+        sign_in.begin(request, user)
     except services.SessionLimitReached as refused:
         request.session.flush()
         request.user = AnonymousUser()

@@ -199,7 +199,7 @@ def session_limit(user) -> int | None:
 def admit(user, replacing_key: str | None, *, lock: bool = True) -> None:
     """Hold a sign-in of ``user`` to ``SESSIONS_MGMT_MAX_SESSIONS``.
 
-    With ``lock`` (the sign-in's commit, see ``tracking``): call it inside the transaction
+    With ``lock`` (the sign-in's commit, see ``flows.sign_in``): call it inside the transaction
     that then writes the new row and saves the session. It locks the user's row until that
     commits, so concurrent sign-ins of one account are counted one after another
     (PostgreSQL, MariaDB; SQLite has one writer anyway). At the limit, ``"end_oldest"``

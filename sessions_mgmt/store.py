@@ -24,7 +24,7 @@ from django.contrib.sessions.backends import cache as cache_engine
 from django.contrib.sessions.backends import cached_db as cached_db_engine
 from django.contrib.sessions.backends import db as db_engine
 from django.contrib.sessions.backends import file as file_engine
-from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.core.cache import caches
 from django.db import connections, router
 from django.db.models import QuerySet
@@ -270,7 +270,7 @@ def delete_keys(session_keys: Sequence[str], *, deferred: bool = False) -> None:
     exist, so that one that is down or refuses writes fails the transaction instead of
     leaving rows gone and sessions working; should it fail after the commit all the same,
     the error is logged and each such session ends at its next touch, which finds its row
-    gone (``tracking``).
+    gone (``flows.request``).
     """
     if not session_keys:
         return
@@ -370,4 +370,21 @@ def save_keeping_expiry(session: SessionBase, expires_at: datetime) -> bool:
         session.save()
     finally:
         del session.get_expiry_age, session.get_expiry_date
+    return True
+
+
+def save_now(session: SessionBase, expiry: datetime | None) -> bool:
+    """Save the session now, keeping ``expiry`` (or as Django would, when unknown), and
+    leave SessionMiddleware nothing to save. False if another request ended the session
+    meanwhile: it then stays ended."""
+    try:
+        if expiry is not None:
+            save_keeping_expiry(session, expiry)
+        else:
+            session.save()
+    except UpdateError:
+        session.clear()
+        return False
+    finally:
+        session.modified = False
     return True

@@ -19,7 +19,9 @@ from django.contrib.auth import SESSION_KEY, get_user, login
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
-from . import services, tracking
+from . import services
+from .flows import context
+from .flows.request import sync
 from .models import DeviceSession
 
 MAC_CHROME = (
@@ -47,13 +49,13 @@ def sign_in(
     request.META.update({"HTTP_USER_AGENT": user_agent, "REMOTE_ADDR": ip})
     request.session = import_module(settings.SESSION_ENGINE).SessionStore()
     backend = backend or settings.AUTHENTICATION_BACKENDS[0]
-    token = tracking.handling(request)
+    token = context.handling(request)
     try:
         login(request, user, backend)
         response = HttpResponse()
-        tracking.sync(request, response)
+        sync(request, response)
     finally:
-        tracking.done(token)
+        context.done(token)
     client.cookies.update(response.cookies)
     return client
 

@@ -11,7 +11,7 @@ its time in the session (``"a"``; the app saves the session, keeping its expiry)
 limit counts from the last request, to the fraction of a second. Without one, nothing is
 recorded between touches.
 
-The same check ends a session at its expiry (``"x"``, see tracking) on engines the app
+The same check ends a session at its expiry (``"x"``, see ``flows.request``) on engines the app
 cannot make keep that expiry themselves (``file`` and engines it does not know), so that
 the app's own saves never make a session outlive the time Django would have ended it.
 """

@@ -7,7 +7,7 @@ password change, ``revoke_sessions --user``) or everyone (``--all``, ``--signed-
 records a cutoff, and a session with no state of the app's is checked against the cutoffs
 before its user reaches a view: one query, for such sessions only. Its sign-in time is
 unknown, so it counts as signed in before any cutoff and is refused. A session that is not
-refused is adopted as before (``tracking``).
+refused is adopted as before (``flows.sign_in.adopt``).
 
 All of this applies only while such sessions can exist: until ``SESSION_COOKIE_AGE`` after
 the app's first migration ran (``SESSIONS_MGMT_UNSEEN_SESSIONS_FOR`` seconds instead, where

@@ -19,10 +19,10 @@ from django.views.generic import ListView, TemplateView
 from . import services
 from .alerts import session_for_token
 from .conf import app_settings
+from .flows.request import sync
 from .forms import ThrottledAdminPasswordChangeForm
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
-from .tracking import sync
 
 LIST_URL = "sessions_mgmt:device_list"
 RECENT_EVENTS = 10  # on the devices page; the rest on the activity page

@@ -1,5 +1,5 @@
-"""The steady request's shortcut (``tracking._steady``, issue 14 §2) decides from the raw
-state string what the full decision (``tracking.pending``) would: whenever it says "nothing
+"""The steady request's shortcut (``flows.request._steady``, issue 14 §2) decides from the raw
+state string what the full decision (``flows.request.pending``) would: whenever it says "nothing
 to do", the full decision finds nothing to do either, in every combination of the things
 that make work (a due touch, a changed expiry, a moved key, a session the view changed,
 sliding expiry, an idle timeout, a sign-in in this request)."""
@@ -15,7 +15,8 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
-from sessions_mgmt import tracking
+from sessions_mgmt.flows import context
+from sessions_mgmt.flows import request as request_flow
 
 from .conftest import session_key_of
 from .test_expiry import sign_in_form
@@ -58,17 +59,17 @@ def test_the_shortcut_never_skips_work_the_full_decision_would_do(user, settings
         if modified:
             request.session["cart"] = 1
         if expiry_changed:
-            request.session[tracking._EXPIRY] = 7
+            request.session[request_flow.codec.EXPIRY_KEY] = 7
             request.session.modified = modified  # the kind changed, as a stale copy would
         if signed_in:
-            setattr(request, tracking._SIGNED_IN_ATTR, True)
-        steady = tracking._steady(request, request.session)
-        original = tracking._steady
-        tracking._steady = lambda request, session: False
+            setattr(request, context.SIGNED_IN_ATTR, True)
+        steady = request_flow._steady(request, request.session)
+        original = request_flow._steady
+        request_flow._steady = lambda request, session: False
         try:
-            work = tracking.pending(request, HttpResponse())
+            work = request_flow.pending(request, HttpResponse())
         finally:
-            tracking._steady = original
+            request_flow._steady = original
     if steady:
         assert work is None, "the shortcut skipped work the full decision would do"
     if not any((elapsed > 60, modified, expiry_changed, moved, every_request, idle, signed_in)):
