@@ -111,7 +111,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.cache import SessionStore  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 
-from sessions_mgmt.state import write as write_state  # noqa: E402
+from sessions_mgmt.internal.state import write as write_state  # noqa: E402
 
 client = redis.Redis.from_url(REDIS_URL)
 client.flushdb()

@@ -31,8 +31,8 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 
 from . import binding, location, services
 from .conf import app_settings
-from .flows.context import JSON_ERRORS
-from .flows.request import save_changes, sync
+from .internal.flows.context import JSON_ERRORS
+from .internal.flows.request import save_changes, sync
 from .models import DeviceSession, SessionEvent
 from .reauth import PasswordReauth, confirm_password, reauth_backend, recently_authenticated
 from .throttle import Throttled

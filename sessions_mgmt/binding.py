@@ -48,13 +48,14 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import history, services, store
-from . import state as codec
+from . import history, services
 from .conf import app_settings
-from .flows.context import signed_in_now
-from .flows.request import save_session
+from .internal import state as codec
+from .internal import store
+from .internal.flows.context import signed_in_now
+from .internal.flows.request import save_session
+from .internal.state import BOUND_KEY
 from .models import DeviceSession
-from .state import BOUND_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from . import store
 from .conf import TIMEOUT_PRESETS, URL_DEFAULTS, app_settings
+from .internal import store
 from .models import KEY_MAX_LENGTH
 from .throttle import DEFAULT_LIMITS
 

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
 from . import throttle
-from .flows.context import current_request
+from .internal.flows.context import current_request
 
 
 class ThrottledAuthenticationFormMixin:

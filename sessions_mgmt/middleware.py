@@ -17,11 +17,12 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 
-from . import binding, timeouts, unseen
+from . import binding, timeouts
 from .conf import app_settings
-from .flows import context
-from .flows.request import Work, after_view
-from .store import SessionStoreError
+from .internal import unseen
+from .internal.flows import context
+from .internal.flows.request import Work, after_view
+from .internal.store import SessionStoreError
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from django.utils.translation import ngettext
 
 from . import services
 from .conf import app_settings
-from .flows import sign_in
-from .flows.context import current_request
-from .flows.sign_out import forget
+from .internal.flows import end, sign_in
+from .internal.flows.context import current_request
+from .internal.flows.sign_out import forget
 from .models import DeviceSession, ending_requested
 
 
@@ -42,7 +42,7 @@ def track_sign_in(sender, request, user, **kwargs) -> None:
         services.admit(user, request.COOKIES.get(settings.SESSION_COOKIE_NAME), lock=False)
         sign_in.begin(request, user)
     except services.SessionLimitReached as refused:
-        request.session.flush()
+        end.flush(request.session)
         request.user = AnonymousUser()
         messages.error(
             request,

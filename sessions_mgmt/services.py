@@ -20,9 +20,10 @@ from django.db import router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from . import alerts, history, store, unseen
+from . import alerts, history
 from .conf import app_settings
-from .flows.end import (  # the door and the reasons, public through services as before
+from .internal import store, unseen
+from .internal.flows.end import (  # the door and the reasons, public through services as before
     _ROW_FIELDS,
     ADMIN,
     DELETED,
@@ -35,34 +36,35 @@ from .flows.end import (  # the door and the reasons, public through services as
     USER,
     Row,
     _for_each_batch,
+    end_refused_sessions,
     end_rows,
     end_sessions,
 )
-from .flows.end import ABSOLUTE_TIMEOUT as ABSOLUTE_TIMEOUT
-from .flows.end import COMMAND as COMMAND
-from .flows.end import DEACTIVATED as DEACTIVATED
-from .flows.end import IDLE_TIMEOUT as IDLE_TIMEOUT
-from .flows.end import PASSWORD_CHANGE as PASSWORD_CHANGE
-from .flows.end import PASSWORD_REHASHED as PASSWORD_REHASHED
-from .flows.end import REPLACED as REPLACED
-from .flows.end import SERVER_BATCH_SIZE as SERVER_BATCH_SIZE
-from .flows.end import SIGNED_OUT as SIGNED_OUT
-from .flows.end import USER_DELETED as USER_DELETED
-from .flows.end import end_all_sessions as end_all_sessions
-from .models import DeviceSession, DeviceSessionQuerySet
+from .internal.flows.end import ABSOLUTE_TIMEOUT as ABSOLUTE_TIMEOUT
+from .internal.flows.end import COMMAND as COMMAND
+from .internal.flows.end import DEACTIVATED as DEACTIVATED
+from .internal.flows.end import IDLE_TIMEOUT as IDLE_TIMEOUT
+from .internal.flows.end import PASSWORD_CHANGE as PASSWORD_CHANGE
+from .internal.flows.end import PASSWORD_REHASHED as PASSWORD_REHASHED
+from .internal.flows.end import REPLACED as REPLACED
+from .internal.flows.end import SERVER_BATCH_SIZE as SERVER_BATCH_SIZE
+from .internal.flows.end import SIGNED_OUT as SIGNED_OUT
+from .internal.flows.end import USER_DELETED as USER_DELETED
+from .internal.flows.end import end_all_sessions as end_all_sessions
 
-# The reads live in queries.py; public through services, as before.
-from .queries import LIVE_FIELDS as LIVE_FIELDS
-from .queries import _apply_liveness
-from .queries import events_of as events_of
-from .queries import get_session as get_session
-from .queries import list_devices as list_devices
-from .queries import live_session as live_session
-from .queries import primary as primary
-from .queries import session_events as session_events
-from .queries import user_sessions as user_sessions
-from .queries import with_liveness as with_liveness
-from .store import SessionStoreError as SessionStoreError  # raised through services
+# The reads live in internal/queries.py; public through services, as before.
+from .internal.queries import LIVE_FIELDS as LIVE_FIELDS
+from .internal.queries import _apply_liveness
+from .internal.queries import events_of as events_of
+from .internal.queries import get_session as get_session
+from .internal.queries import list_devices as list_devices
+from .internal.queries import live_session as live_session
+from .internal.queries import primary as primary
+from .internal.queries import session_events as session_events
+from .internal.queries import user_sessions as user_sessions
+from .internal.queries import with_liveness as with_liveness
+from .internal.store import SessionStoreError as SessionStoreError  # raised through services
+from .models import DeviceSession, DeviceSessionQuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -154,29 +156,12 @@ def revoke_all(user, *, reason: str = DELETED) -> int:
 @sensitive_variables()
 def end_after_account_change(user, keep_session_key: str | None, *, reason: str) -> int:
     """End the user's sessions (but ``keep_session_key``) after a password change, a hash
-    upgrade or a deactivation, which has already been saved.
-
-    If the session store cannot be reached, the rows go anyway and the failure is logged,
-    not raised: the change is saved, and Django itself refuses those cookies from now on
-    (the session is tied to the password hash; ``ModelBackend`` refuses inactive users),
-    so they are not working sessions to keep listed. Their store entries expire as usual.
-    Only a project whose backend lets inactive users in (``AllowAllUsersModelBackend``)
-    should retry ``revoke_sessions --user`` once the store is back.
-    """
-    queryset = user_sessions(user).exclude(session_key=keep_session_key)
+    upgrade or a deactivation, which has already been saved; with the session store down,
+    the rows still go (``end_refused_sessions``: Django refuses those cookies now)."""
     unseen.cut_off([user])
-    try:
-        return end_sessions(queryset, reason=reason)
-    except SessionStoreError as exc:
-        logger.error(
-            "The session store failed while ending the sessions of user %s (%s): %r. Their "
-            "rows were removed; Django refuses those cookies after this change.",
-            user.pk,
-            reason,
-            exc,
-        )
-        count, _ = queryset.delete_rows()
-        return count
+    return end_refused_sessions(
+        user_sessions(user).exclude(session_key=keep_session_key), reason=reason
+    )
 
 
 END_OLDEST, DENY_NEW = "end_oldest", "deny_new"

@@ -20,8 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from . import services
-from .flows import context
-from .flows.request import sync
+from .internal.flows import context
+from .internal.flows.request import sync
 from .models import DeviceSession
 
 MAC_CHROME = (

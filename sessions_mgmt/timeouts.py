@@ -31,10 +31,12 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_noop
 
-from . import services, store, unseen
+from . import services
 from .conf import app_settings
+from .internal import store, unseen
+from .internal.flows import end
+from .internal.state import read as state_of
 from .models import DeviceSession
-from .state import read as state_of
 
 _EXPIRY_MESSAGE = gettext_noop("Your session has expired. Please sign in again.")
 
@@ -79,7 +81,7 @@ def _end(request: HttpRequest, state: dict, ended: tuple[str, str]) -> None:
     services.end_sessions(
         DeviceSession.objects.filter(pk=state["id"]), reason=services.EXPIRED, detail=detail
     )
-    request.session.flush()
+    end.flush(request.session)
     messages.info(request, message, fail_silently=True)
 
 
@@ -101,7 +103,7 @@ def _user_within_timeouts(request: HttpRequest):
     message says why, and the request goes on signed out."""
     session = request.session
     if unseen.possible() and unseen.refused(session):
-        session.flush()
+        end.flush(session)
         return AnonymousUser()
     if needed():
         state = state_of(session)

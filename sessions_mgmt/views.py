@@ -19,8 +19,8 @@ from django.views.generic import ListView, TemplateView
 from . import services
 from .alerts import session_for_token
 from .conf import app_settings
-from .flows.request import sync
 from .forms import ThrottledAdminPasswordChangeForm
+from .internal.flows.request import sync
 from .models import DeviceSession
 from .reauth import RecentAuthRequiredMixin
 

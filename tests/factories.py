@@ -8,8 +8,8 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 
+from sessions_mgmt.internal.state import write as write_state
 from sessions_mgmt.models import DeviceSession
-from sessions_mgmt.state import write as write_state
 
 PASSWORD = "correct-horse-battery-staple"
 

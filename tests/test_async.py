@@ -12,7 +12,7 @@ from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from sessions_mgmt import unseen
+from sessions_mgmt.internal import unseen
 from sessions_mgmt.middleware import DeviceSessionMiddleware
 from sessions_mgmt.models import DeviceSession
 

@@ -5,8 +5,9 @@ import pytest
 from django.core.checks import Warning as CheckWarning
 from django.db.models.signals import post_delete
 
-from sessions_mgmt import services, store
+from sessions_mgmt import services
 from sessions_mgmt.checks import check_session_engine
+from sessions_mgmt.internal import store
 from sessions_mgmt.models import DeviceSession
 
 from . import conftest

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from sessions_mgmt import services, store
+from sessions_mgmt import services
+from sessions_mgmt.internal import store
 from sessions_mgmt.models import DeviceSession
 
 from .conftest import (

@@ -15,8 +15,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from sessions_mgmt.internal.state import write as write_state
 from sessions_mgmt.models import DeviceSession
-from sessions_mgmt.state import write as write_state
 
 from .conftest import DEVICES_URL, is_signed_in, session_key_of
 from .factories import store_session

@@ -240,8 +240,8 @@ def test_the_model_would_notice_a_leaked_key():
 @pytest.mark.parametrize("ip", [None, "203.0.113.9", "2001:db8::1"])
 def test_the_session_state_reads_back_what_was_written(expiry, ip):
     """The state is one short string in the session (issue 14 §2); it must read back."""
-    from sessions_mgmt.state import read as read_state
-    from sessions_mgmt.state import write as write_state
+    from sessions_mgmt.internal.state import read as read_state
+    from sessions_mgmt.internal.state import write as write_state
 
     session = {}
     state = {

@@ -115,8 +115,8 @@ def test_on_the_file_engine_a_session_past_the_apps_expiry_is_not_listed(engine,
     session is not listed, whatever the file's date says."""
     import time
 
-    from sessions_mgmt.state import read as read_state
-    from sessions_mgmt.state import write as write_state
+    from sessions_mgmt.internal.state import read as read_state
+    from sessions_mgmt.internal.state import write as write_state
 
     phone = sign_in(user, IPHONE_SAFARI)
     laptop = sign_in(user)

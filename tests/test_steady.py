@@ -15,8 +15,8 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import timezone
 
-from sessions_mgmt.flows import context
-from sessions_mgmt.flows import request as request_flow
+from sessions_mgmt.internal.flows import context
+from sessions_mgmt.internal.flows import request as request_flow
 
 from .conftest import session_key_of
 from .test_expiry import sign_in_form

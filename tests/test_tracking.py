@@ -214,8 +214,8 @@ def test_a_session_tracked_by_the_previous_version_keeps_working(engine, user, s
 
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
+    from sessions_mgmt.internal.state import LEGACY_STATE_KEY, STATE_KEY
     from sessions_mgmt.models import DeviceSession
-    from sessions_mgmt.state import LEGACY_STATE_KEY, STATE_KEY
 
     row = DeviceSession.objects.create(
         user=user, session_key="k" * 32, expires_at=timezone.now() + timedelta(days=14)

@@ -13,8 +13,8 @@ from django.db import OperationalError
 from django.http import HttpResponse
 from django.urls import include, path
 
-from sessions_mgmt.flows.request import sync
 from sessions_mgmt.forms import ThrottledAuthenticationForm, ThrottledPasswordChangeForm
+from sessions_mgmt.internal.flows.request import sync
 from sessions_mgmt.models import DeviceSession
 from sessions_mgmt.reauth import recent_auth_required
 from sessions_mgmt.views import admin_password_change

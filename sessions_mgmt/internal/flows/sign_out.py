@@ -5,7 +5,7 @@ transaction."""
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
-from ..models import DeviceSession
+from ...models import DeviceSession
 from . import end
 from .context import FORGOTTEN_KEY_ATTR
 

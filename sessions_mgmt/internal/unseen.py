@@ -26,9 +26,9 @@ from django.db import DatabaseError, connections, router
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Q
 
+from ..conf import app_settings
+from ..models import DeviceSession, UnseenCutoff
 from . import state as codec
-from .conf import app_settings
-from .models import DeviceSession, UnseenCutoff
 
 
 @functools.cache

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from django.db import router
 from django.views.decorators.debug import sensitive_variables
 
-from . import history, state, store
-from .location import locate
-from .models import DeviceSession, DeviceSessionQuerySet
+from .. import history
+from ..location import locate
+from ..models import DeviceSession, DeviceSessionQuerySet
+from . import state, store
 from .store import SessionStoreError
 
 logger = logging.getLogger(__name__)

@@ -34,12 +34,13 @@ from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.debug import sensitive_variables
 
+from ... import timeouts
+from ...conf import app_settings
+from ...models import DeviceSession
+from ...network import client_ip
+from ...signals import session_client_changed
 from .. import state as codec
-from .. import store, timeouts
-from ..conf import app_settings
-from ..models import DeviceSession
-from ..network import client_ip
-from ..signals import session_client_changed
+from .. import store
 from . import end, sign_in
 from .context import (
     FORGOTTEN_KEY_ATTR,
@@ -198,7 +199,7 @@ def _write_touch(
     session = request.session
     row = DeviceSession.objects.filter(pk=state["id"])
     if moved_key and not row.update(session_key=session.session_key):
-        session.flush()
+        end.flush(session)
         return
     ip, ua = client_ip(request), agent(request)
     remember(request, state, t=now, a=now, ip=ip, ua=ua, x=expiry, e=session.get(codec.EXPIRY_KEY))
@@ -206,7 +207,7 @@ def _write_touch(
     if SESSION_KEY not in session:  # ended by another request meanwhile
         return
     if not moved_key and not row.exists():  # revoked meanwhile, or deleted behind our back
-        session.flush()
+        end.flush(session)
         return
     changed_ip, changed_agent = ip != state.get("ip", ip), ua != state.get("ua", ua)
     if (changed_ip or changed_agent) and session_client_changed.has_listeners(DeviceSession):

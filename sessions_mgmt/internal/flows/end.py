@@ -5,10 +5,10 @@ session-store key, whatever the cause, goes through ``end_sessions`` / ``end_row
 
 Inside a transaction of the caller's (``ATOMIC_REQUESTS``, a sign-in's commit, the admin's
 delete) what cannot roll back with it (cache entries, files, the signal) waits for its
-commit. ``services`` decides *which* sessions to end; this module ends them. What is left
-outside it: Django's own ``flush()`` of the request's session once the app has found it
-ended (its row gone, or ended here first), and ``end_after_account_change``'s rows when
-the store is down (Django refuses those cookies anyway). Not public API: use ``services``.
+commit. ``services`` decides *which* sessions to end; this module ends them, including
+the request's own session when it has no row left to end (``flush``) and sessions Django
+refuses from now on while the store is down (``end_refused_sessions``). Not public API:
+use ``services``.
 """
 
 import logging
@@ -20,11 +20,12 @@ from typing import Any, NamedTuple
 from django.db import connections, router, transaction
 from django.views.decorators.debug import sensitive_variables
 
-from .. import history, store
-from ..conf import app_settings
-from ..models import DeviceSession, DeviceSessionQuerySet
+from ... import history
+from ...conf import app_settings
+from ...models import DeviceSession, DeviceSessionQuerySet
+from ...signals import session_revoked
+from .. import store
 from ..queries import primary
-from ..signals import session_revoked
 
 logger = logging.getLogger("sessions_mgmt.services")  # the log lines' name, as before
 
@@ -91,23 +92,28 @@ def _for_each_batch(rows, size: int, handle: Callable[[Any], list[Row]]) -> int:
 
 
 @sensitive_variables()
-def _delete(rows: Sequence[Row], *, outer: bool) -> None:
-    """Delete the rows and their store keys. Rows first: if the store then fails, the
-    enclosing transaction brings them back. ``outer``: the caller's own transaction
-    encloses this one (``ATOMIC_REQUESTS``, a sign-in's commit), so what cannot roll back
-    with it (cache entries, files) is ended once it commits, never before."""
+def _delete(rows: Sequence[Row], *, outer: bool, keys: bool = True) -> None:
+    """Delete the rows and their store keys (``keys``). Rows first: if the store then
+    fails, the enclosing transaction brings them back. ``outer``: the caller's own
+    transaction encloses this one (``ATOMIC_REQUESTS``, a sign-in's commit), so what
+    cannot roll back with it (cache entries, files) is ended once it commits, never
+    before."""
     store.delete_where_in(DeviceSession, "id", [row.pk for row in rows])
-    store.delete_keys([row.session_key for row in rows], deferred=outer)
+    if keys:
+        store.delete_keys([row.session_key for row in rows], deferred=outer)
 
 
-def _after_commit(rows: Sequence[Row], reason: str, detail: str | None, *, outer: bool) -> None:
+def _after_commit(
+    rows: Sequence[Row], reason: str, detail: str | None, *, outer: bool, keys: bool = True
+) -> None:
     """What follows an ending's commit: the store's cache entries go (again), then
     ``session_revoked``. At once after the door's own transaction, or when the caller's
     commits (``outer``): nothing of an ending that rolled back. A receiver that raises is
     logged, not allowed to stop the batches after it (they are ended all the same)."""
 
     def run() -> None:
-        store.end_after_commit([row.session_key for row in rows])
+        if keys:
+            store.end_after_commit([row.session_key for row in rows])
         try:
             _announce(rows, reason, detail)
         except Exception:
@@ -158,6 +164,7 @@ def end_sessions(
     actor=None,
     batch_size: int | None = None,
     on_batch: Callable[[list[Row]], None] | None = None,
+    keys: bool = True,
 ) -> int:
     """End the sessions of every row in ``queryset`` and delete the rows; return the count.
 
@@ -166,7 +173,7 @@ def end_sessions(
     of saving a session that is being ended. ``on_batch`` is called with each batch once it
     has been ended (for progress reports). Each ended session leaves an event in the
     history (in the same transaction): ``by`` is the device that ended them, ``actor`` the
-    staff member.
+    staff member. ``keys=False`` leaves the store's keys alone (``end_refused_sessions``).
     """
     using = primary()
     rows = queryset.using(using).order_by("pk").values_list(*_ROW_FIELDS)
@@ -183,9 +190,9 @@ def end_sessions(
             batch = [Row(*row) for row in page]
             if batch:
                 history.ended(batch, reason, detail, by=by, actor=actor)  # reads the rows
-                _delete(batch, outer=outer)
+                _delete(batch, outer=outer, keys=keys)
         if batch:
-            _after_commit(batch, reason, detail, outer=outer)
+            _after_commit(batch, reason, detail, outer=outer, keys=keys)
             if on_batch is not None:
                 on_batch(batch)
         return batch
@@ -303,3 +310,37 @@ def end_keys(session_keys: Sequence[str]) -> None:
         transaction.on_commit(lambda: store.end_after_commit(session_keys), using=using)
     else:
         store.end_after_commit(session_keys)
+
+
+@sensitive_variables()
+def end_refused_sessions(queryset: DeviceSessionQuerySet, *, reason: str) -> int:
+    """End sessions that Django itself refuses from now on (a password change, a hash
+    upgrade, a deactivation, each already saved); return the count.
+
+    As ``end_sessions``; but if the session store cannot be reached, the rows go all the
+    same, with their history and ``session_revoked``, and the failure is logged, not
+    raised: the change is saved, and those cookies no longer work (the session is tied to
+    the password hash; ``ModelBackend`` refuses inactive users), so they are not working
+    sessions to keep listed. Their store entries expire as usual. Only a project whose
+    backend lets inactive users in (``AllowAllUsersModelBackend``) should retry
+    ``revoke_sessions --user`` once the store is back.
+    """
+    try:
+        return end_sessions(queryset, reason=reason)
+    except store.SessionStoreError as exc:
+        logger.error(
+            "The session store failed while ending sessions (%s): %r. Their rows were "
+            "removed; Django refuses those cookies after this change.",
+            reason,
+            exc,
+        )
+        return end_sessions(queryset, reason=reason, keys=False)
+
+
+def flush(session) -> None:
+    """End the request's own session when it has no row left to end: Django's ``flush()``
+    (its store key and, at the response, its cookie). For a session whose row the door
+    has just ended or found gone, a sign-in refused or undone before its row committed,
+    and a session from before the app that a revocation cut off. Here so that every
+    deletion of a store key passes through this module."""
+    session.flush()

@@ -22,15 +22,16 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
-from .. import history, services, store, unseen
+from ... import history, services
+from ...alerts import check_new_device
+from ...devices import describe
+from ...location import locate
+from ...models import DeviceSession
+from ...network import client_ip
+from ...reauth import mark_authenticated
+from ...signals import session_started
 from .. import state as codec
-from ..alerts import check_new_device
-from ..devices import describe
-from ..location import locate
-from ..models import DeviceSession
-from ..network import client_ip
-from ..reauth import mark_authenticated
-from ..signals import session_started
+from .. import store, unseen
 from . import end
 from .context import NEW_ROW_ATTR, SIGNED_IN_ATTR, current_request, new_state, remember
 from .sign_out import forget
@@ -175,7 +176,7 @@ def commit(request: HttpRequest, response: HttpResponse | None, row: DeviceSessi
         # The new session was deleted meanwhile, or a sign-in of the same account that
         # committed first took the last place ("deny_new"): nothing was committed, and
         # the browser is not signed in.
-        session.flush()
+        end.flush(session)
         return
     if saves_now and not inside and not store.save_now(session, None):
         # Ended between the commit and the save (a revoke, an eviction): not signed in.
@@ -217,14 +218,14 @@ def commit_again(request: HttpRequest, response: HttpResponse | None, state: dic
     if response is None or settings.SESSION_SAVE_EVERY_REQUEST:
         # Only the row check: SessionMiddleware saves the session as usual.
         if not row.update(**fields):
-            session.flush()
+            end.flush(session)
         return
     with transaction.atomic(using=router.db_for_write(DeviceSession)):
         alive = row.update(**fields)
         if alive:
             session.save()
     if not alive:
-        session.flush()
+        end.flush(session)
         return
     send_cookie(request, response)
 
@@ -261,7 +262,7 @@ def adopt(request: HttpRequest) -> None:
     if not user.is_authenticated or not tracks(user, warn=False):
         return
     if unseen.possible() and unseen.refused(request.session):  # a view that read no user
-        request.session.flush()
+        end.flush(request.session)
         return
     row, created = DeviceSession.objects.get_or_create(
         session_key=request.session.session_key,

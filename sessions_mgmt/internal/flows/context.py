@@ -9,9 +9,9 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest
 
+from ...conf import app_settings
+from ...models import DeviceSession
 from .. import state as codec
-from ..conf import app_settings
-from ..models import DeviceSession
 
 # Request attribute: the session key the row is known to carry, when it is not the cookie's.
 TRACKED_KEY_ATTR = "_sessions_mgmt_key"
