@@ -17,6 +17,7 @@ from sessions_mgmt import services
 from sessions_mgmt.internal import store
 from sessions_mgmt.models import DeviceSession
 
+from . import urls as test_urls
 from .conftest import (
     DEVICES_URL,
     ENGINES,
@@ -178,11 +179,16 @@ def test_requests_in_flight_cannot_bring_a_revoked_session_back(browsers, settin
     phone_key = phone.session_key
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        in_flight = [pool.submit(phone.get, "/slow-write/?sleep=0.4") for _ in range(8)]
-        time.sleep(0.15)  # every request has loaded its session and is sleeping
-        row = DeviceSession.objects.get(session_key=phone_key)
-        revoked = laptop.post_form(DEVICES_URL, f"{DEVICES_URL}{row.public_id}/sign-out/")
+        in_flight = [pool.submit(phone.get, "/slow-write/") for _ in range(8)]
+        try:
+            for _ in in_flight:  # every request has loaded its session and waits in the view
+                assert test_urls.ARRIVED.acquire(timeout=10)
+            row = DeviceSession.objects.get(session_key=phone_key)
+            revoked = laptop.post_form(DEVICES_URL, f"{DEVICES_URL}{row.public_id}/sign-out/")
+        finally:
+            test_urls.RELEASE.set()  # now they all write to the revoked session
         statuses = [future.result().status for future in in_flight]
+        test_urls.RELEASE.clear()
 
     assert revoked.status == 302
     assert all(status in (200, 400) for status in statuses), statuses

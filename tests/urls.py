@@ -2,7 +2,7 @@
 views usually offer it), the admin, the app's pages and API, and the tiny views the tests
 need. Not the demo's."""
 
-import time
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -40,11 +40,19 @@ def cycle(request):
     return HttpResponse("cycled")
 
 
+#: The gate of ``slow_write``: each request releases ``ARRIVED`` once its session is
+#: loaded, then waits in the view until the test sets ``RELEASE`` (in-process live server).
+ARRIVED = threading.Semaphore(0)
+RELEASE = threading.Event()
+
+
 def slow_write(request):
     """A slow request that writes to its session at the end, as a form wizard would: if the
-    session is revoked meanwhile, its save must not bring the session back."""
+    session is revoked meanwhile, its save must not bring the session back. It stays in
+    the view until the test lets it go, so the revoke lands while it is in flight."""
     signed_in = request.user.is_authenticated
-    time.sleep(float(request.GET.get("sleep", "0.3")))
+    ARRIVED.release()
+    RELEASE.wait(timeout=10)
     request.session["writes"] = request.session.get("writes", 0) + 1
     return HttpResponse("yes" if signed_in else "no")
 
