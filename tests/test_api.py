@@ -127,9 +127,11 @@ def test_missing_or_wrong_csrf_token_is_403_json(user, sign_in):
 
 
 def test_unknown_api_path_is_json_404(user, sign_in):
+    """Below the API's own routes; what is beside them is the host's (test_api_routes)."""
     laptop = sign_in(user)
-    assert_json_error(laptop.get("/me/nothing-here"), 404)
     assert_json_error(laptop.get("/me/sessions/"), 404)
+    assert_json_error(laptop.get("/me/sessions/x/y"), 404)
+    assert_json_error(laptop.get("/me/reauthenticate/x"), 404)
 
 
 def test_errors_never_render_html(user, sign_in, monkeypatch):
