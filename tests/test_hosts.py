@@ -9,6 +9,7 @@ Runs when HOSTS=1 (``make test`` sets it for one run of the matrix); building th
 the virtualenv takes about a minute, mostly pip.
 """
 
+import functools
 import json
 import os
 import re
@@ -160,6 +161,12 @@ def manage(venv: Path, project: Path, *args) -> str:
 @pytest.fixture(scope="session")
 def host_venv(tmp_path_factory) -> Path:
     """A virtualenv with the wheel built from this tree, and the servers; not the tree."""
+    return build_host_venv(tmp_path_factory)
+
+
+@functools.cache
+def build_host_venv(tmp_path_factory) -> Path:
+    """Once per run, whichever module asks first (other modules import ``host_venv``)."""
     base = tmp_path_factory.mktemp("hosts")
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", base / "dist", ROOT)
     (wheel,) = (base / "dist").glob("django_sessions_mgmt-*.whl")
@@ -230,15 +237,18 @@ class Server:
         asgi: bool = False,
         login_field: str = "username",
         first_user: str = "alice",
+        runserver: bool = False,
     ) -> None:
         self.login_field, self.first_user = login_field, first_user
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = (
-            [venv / "bin" / "uvicorn", "host.asgi:application", "--port", self.port]
-            if asgi
-            else [venv / "bin" / "gunicorn", "host.wsgi", f"--bind=127.0.0.1:{self.port}"]
-        )
+        if runserver:  # as the README says to try it
+            command = [venv / "bin" / "python", "manage.py", "runserver", "--noreload"]
+            command.append(f"127.0.0.1:{self.port}")
+        elif asgi:
+            command = [venv / "bin" / "uvicorn", "host.asgi:application", "--port", self.port]
+        else:
+            command = [venv / "bin" / "gunicorn", "host.wsgi", f"--bind=127.0.0.1:{self.port}"]
         self.log = open(project / "server.log", "wb")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(
             [str(c) for c in command],
@@ -324,7 +334,7 @@ def exercise(server: Server) -> None:
     assert status == 404 and body["error"]
     status, body = api(laptop, "DELETE", f"/me/sessions/{listed[0]['id']}")
     assert status == 400 and "sign out" in body["error"].lower()
-    status, body = api(laptop, "GET", "/me/no-such-thing")
+    status, body = api(laptop, "GET", "/me/sessions/no/such-thing")
     assert status == 404 and body["error"]
     status, body = api(laptop, "PUT", "/me/sessions")
     assert status == 405 and body["error"]
