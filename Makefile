@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-quick lint format screenshots bench clean
+.PHONY: run test test-quick preflight lint format screenshots bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -33,7 +33,12 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: lint node_modules/axe-core/axe.min.js
+# What the full run needs besides Python (PostgreSQL, MariaDB, Redis, Chromium, npm): one
+# clear line for each that is missing, before anything runs. test-quick needs none of them.
+preflight:
+	@scripts/preflight.sh
+
+test: preflight lint node_modules/axe-core/axe.min.js
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m django makemigrations --check --dry-run
 	scripts/test-matrix.sh

@@ -25,12 +25,20 @@ run() {  # run NAME PYTHON [ENV...] [-- PYTEST ARGS...]
   arguments=("$@")
   echo
   echo "=== $name"
-  if env "${environment[@]}" "$python" -m pytest -q -p no:cacheprovider $PYTEST_ARGS "${arguments[@]}"; then
-    summary+=("passed   $name")
-  else
-    summary+=("FAILED   $name")
-    failed=1
-  fi
+  local log rc verdict
+  log=$(mktemp)
+  env "${environment[@]}" "$python" -m pytest -q -p no:cacheprovider $PYTEST_ARGS "${arguments[@]}" \
+    2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  verdict=$(scripts/verdict.sh "$log" "$rc")
+  rm -f "$log"
+  case $verdict in
+    passed) summary+=("passed   $name") ;;
+    skipped)  # a run that tested nothing is not a pass
+      summary+=("skipped  $name: no test ran, or every one was skipped")
+      failed=1 ;;
+    *) summary+=("FAILED   $name"); failed=1 ;;
+  esac
 }
 
 skip() {  # skip NAME REASON

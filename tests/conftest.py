@@ -211,6 +211,7 @@ def pytest_collection_modifyitems(config, items):
         "browser": os.environ.get("E2E") == "1",
         "screenshots": os.environ.get("SCREENSHOTS") == "1",
         "hosts": os.environ.get("HOSTS") == "1",
+        "tooling": os.environ.get("HOSTS") == "1",  # once per matrix, with the hosts
         # Once per matrix: the run on PostgreSQL with cached_db on Redis.
         "servers": on_postgres
         and bool(REDIS_URL)
