@@ -3,7 +3,8 @@
 from datetime import datetime
 
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import date_format
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
@@ -31,6 +32,45 @@ def expires(device) -> str:
     if when <= timezone.now():
         return _("Expires now")
     return _("Expires in %(until)s") % {"until": timeuntil(when)}
+
+
+@register.filter
+def moment(when: datetime | None) -> str:
+    """The one way the pages write a date and time: the active language's
+    ``DATETIME_FORMAT`` (Django's formats), in the current time zone, which it names:
+    "Dec. 3, 2026, 2:05 p.m. UTC"."""
+    if when is None:
+        return ""
+    local = timezone.localtime(when) if timezone.is_aware(when) else when
+    return _("%(datetime)s %(time_zone)s") % {
+        "datetime": date_format(local, "DATETIME_FORMAT"),
+        "time_zone": dateformat.format(local, "T"),
+    }
+
+
+@register.filter
+def last_seen(device) -> str:
+    """For a "Last active" label: "Now" (the device in use, or seen within the touch
+    interval), otherwise "3 minutes ago"."""
+    when: datetime = device.last_active_at
+    if getattr(device, "is_current", False):
+        return _("Now")
+    if (timezone.now() - when).total_seconds() < app_settings.TOUCH_INTERVAL:
+        return _("Now")
+    return _("%(since)s ago") % {"since": timesince(when)}
+
+
+@register.filter
+def ends(device) -> str:
+    """When the sign-in ends, for an "Expiry" label: "Ends when you close the browser" for
+    the device in use when its session has no "Remember me" (the view sets
+    ``ends_with_browser``), else "Ends in 13 days"."""
+    if getattr(device, "ends_with_browser", False):
+        return _("Ends when you close the browser")
+    when: datetime = device.expires_at
+    if when <= timezone.now():
+        return _("Ends now")
+    return _("Ends in %(until)s") % {"until": timeuntil(when)}
 
 
 def _revoked(event, device: str, by: str) -> str:
