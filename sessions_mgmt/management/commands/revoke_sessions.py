@@ -34,6 +34,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import OperationalError, connections
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from sessions_mgmt import services
 from sessions_mgmt.conf import app_settings
@@ -89,6 +91,15 @@ def database_busy(exc: Exception) -> OperationalError | None:
     return None
 
 
+def sessions_of_users(sessions: int, users: int) -> dict:
+    """The two counts of a summary line, each with its plural: "1 session", "2 users"."""
+    return {
+        "sessions": ngettext("%(count)s session", "%(count)s sessions", sessions)
+        % {"count": f"{sessions:,}"},
+        "users": ngettext("%(count)s user", "%(count)s users", users) % {"count": f"{users:,}"},
+    }
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -115,7 +126,14 @@ class Progress:
         self.users.update(user_ids)
         if time.monotonic() - self.last >= PROGRESS_EVERY:
             self.last = time.monotonic()
-            self.stream.write(f"  {self.done:,} of {self.expected:,} sessions revoked…")
+            self.stream.write(
+                ngettext(
+                    "  %(done)s of %(expected)s session revoked…",
+                    "  %(done)s of %(expected)s sessions revoked…",
+                    self.expected,
+                )
+                % {"done": f"{self.done:,}", "expected": f"{self.expected:,}"}
+            )
 
 
 class Command(BaseCommand):
@@ -309,8 +327,7 @@ class Command(BaseCommand):
             ) from exc
         done = progress.done
         self.stdout.write(
-            f"Revoked {done:,} session{'s' if done != 1 else ''} of {len(progress.users):,} "
-            f"user{'s' if len(progress.users) != 1 else ''}."
+            _("Revoked %(sessions)s of %(users)s.") % sessions_of_users(done, len(progress.users))
         )
 
     def prune(self, rows, batch_size: int, options) -> None:
@@ -328,11 +345,29 @@ class Command(BaseCommand):
                 f"The session store failed: {exc}. Rows pruned so far are gone; the rest are "
                 "still listed. Run the command again."
             ) from exc
-        verb = "Would prune" if options["dry_run"] else "Pruned"
-        self.stdout.write(f"{verb} {found:,} expired or vanished sessions.")
+        if options["dry_run"]:
+            pruned = ngettext(
+                "Would prune %(count)s expired or vanished session.",
+                "Would prune %(count)s expired or vanished sessions.",
+                found,
+            )
+        else:
+            pruned = ngettext(
+                "Pruned %(count)s expired or vanished session.",
+                "Pruned %(count)s expired or vanished sessions.",
+                found,
+            )
+        self.stdout.write(pruned % {"count": f"{found:,}"})
         refreshed = self.refresh(rows, batch_size)
         if refreshed:
-            self.stdout.write(f"Brought {refreshed:,} rows up to date with their sessions.")
+            self.stdout.write(
+                ngettext(
+                    "Brought %(count)s row up to date with its session.",
+                    "Brought %(count)s rows up to date with their sessions.",
+                    refreshed,
+                )
+                % {"count": f"{refreshed:,}"}
+            )
         if not options["dry_run"]:
             scrubbed = self.retrying(
                 services.scrub_history,
@@ -343,8 +378,18 @@ class Command(BaseCommand):
             )
             if scrubbed:
                 self.stdout.write(
-                    f"Removed IP addresses and User-Agents from {scrubbed:,} events older than "
-                    f"{app_settings.HISTORY_DAYS} days."
+                    ngettext(
+                        "Removed IP addresses and User-Agents from %(count)s event older "
+                        "than %(days)s.",
+                        "Removed IP addresses and User-Agents from %(count)s events older "
+                        "than %(days)s.",
+                        scrubbed,
+                    )
+                    % {
+                        "count": f"{scrubbed:,}",
+                        "days": ngettext("%(days)d day", "%(days)d days", app_settings.HISTORY_DAYS)
+                        % {"days": app_settings.HISTORY_DAYS},
+                    }
                 )
 
     def refresh(self, rows, batch_size: int) -> int:
@@ -372,13 +417,20 @@ class Command(BaseCommand):
             name = line["user__" + get_user_model().USERNAME_FIELD]
             self.stdout.write(f"  {name}: {line['n']:,}")
         if users > 20:
-            self.stdout.write(f"  … and {users - 20:,} more users")
-        self.stdout.write(f"Would revoke {sessions:,} sessions of {users:,} users. (dry run)")
+            self.stdout.write(
+                ngettext("  … and %(count)s more user", "  … and %(count)s more users", users - 20)
+                % {"count": f"{users - 20:,}"}
+            )
+        self.stdout.write(
+            _("Would revoke %(sessions)s of %(users)s. (dry run)")
+            % sessions_of_users(sessions, users)
+        )
 
     def confirm(self, sessions: int, users: int) -> None:
         try:
             answer = input(
-                f"This signs out {sessions:,} sessions of {users:,} users. Type 'yes' to continue: "
+                _("This signs out %(sessions)s of %(users)s. Type 'yes' to continue: ")
+                % sessions_of_users(sessions, users)
             )
         except EOFError:
             answer = ""
