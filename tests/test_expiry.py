@@ -96,12 +96,13 @@ def test_revoke_others_ignores_a_stale_row_expiry(engine, user, sign_in):
 
 def test_the_page_shows_when_each_session_expires(engine, user):
     laptop = sign_in_form(user, remember=True)
-    html = laptop.get("/accounts/devices/").content.decode()
-    when = re.search(r'class="device__expires" datetime="([^"]+)"[^>]*>([^<]+)<', html)
-    assert when, "no expiry on the card"
     row = DeviceSession.objects.get(session_key=session_key_of(laptop))
+    html = laptop.get(f"/accounts/devices/{row.public_id}/").content.decode()
+    expiry = html.split('class="device-detail__expiry">')[1].split("</dd>")[0]
+    when = re.search(r'<time datetime="([^"]+)"[^>]*>([^<]+)<', expiry)
+    assert when, "no expiry on the device's page"
     assert datetime.fromisoformat(when[1]) == row.expires_at
-    assert when[2].startswith("Expires in 4\xa0weeks")
+    assert when[2].startswith("Ends in 4\xa0weeks")
 
 
 def test_the_list_follows_a_later_set_expiry_at_once(engine, user):

@@ -199,7 +199,7 @@ def test_ip_and_user_agent_are_kept_for_the_retention_period(user, sign_in, sett
     sign_in(user, MAC_CHROME, REMOTE_ADDR="198.51.100.8")
     out = StringIO()
     call_command("revoke_sessions", "--expired", stdout=out)
-    assert "from 1 events older than 30 days" in out.getvalue()
+    assert "from 1 event older than 30 days" in out.getvalue()
     old, new = SessionEvent.objects.filter(type="signed_in").order_by("at")
     assert (old.ip, old.user_agent) == (None, "")
     assert old.browser == "Chrome", "what happened stays; only the personal data goes"

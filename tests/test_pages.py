@@ -173,7 +173,8 @@ def test_markup_in_user_agent_is_escaped(user, sign_in):
         "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
     )
     laptop = sign_in(user, hostile)
-    html = laptop.get(DEVICES_URL).content.decode()
+    assert "<script>" not in laptop.get(DEVICES_URL).content.decode()
+    html = laptop.get(f"{DEVICES_URL}{row_of(laptop).public_id}/").content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 

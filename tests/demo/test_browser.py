@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from sessions_mgmt.models import DeviceSession
 
-from ..conftest import AXE, CHROMIUM, IPHONE_SAFARI, MAC_CHROME, WINDOWS_FIREFOX
+from ..browser import axe_violations, launch, overflows_sideways
+from ..conftest import IPHONE_SAFARI, MAC_CHROME, WINDOWS_FIREFOX
 from ..factories import PASSWORD, DeviceSessionFactory, UserFactory
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
@@ -23,16 +24,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PIXEL_7 = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -45,7 +36,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch(playwright)
         yield browser
         browser.close()
 
@@ -164,12 +155,6 @@ def test_revoking_a_device_already_signed_out_elsewhere_says_so(open_device):
     assert phone.card_names() == ["Safari on iPhone", "Chrome on macOS"]
 
 
-def axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("async () => await axe.run(document)")
-    return [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [1280, 360])
 def test_pages_have_no_serious_accessibility_violations(open_device, scheme, width):
@@ -187,10 +172,7 @@ def test_pages_have_no_serious_accessibility_violations(open_device, scheme, wid
         violations = axe_violations(laptop.page)
         assert violations == [], json.dumps(violations, indent=1)[:3000]
     # Nothing overflows sideways at 360 px.
-    overflow = laptop.page.evaluate(
-        "document.documentElement.scrollWidth > document.documentElement.clientWidth"
-    )
-    assert not overflow
+    assert not overflows_sideways(laptop.page)
 
 
 def test_keyboard_focus_is_visible(open_device):
