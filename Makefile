@@ -41,6 +41,7 @@ preflight:
 test: preflight lint node_modules/axe-core/axe.min.js
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m django makemigrations --check --dry-run
+	scripts/docs.sh
 	scripts/test-matrix.sh
 
 # Benchmarks (figures, not tests): BENCH=full for the long profile. See docs/PERFORMANCE.md.

@@ -214,3 +214,24 @@ def test_pages_speak_to_readers_not_to_the_issue_tracker(name):
     assert not re.search(r"\bdaily\b", text) or name == "deployment.md", (
         "the pruning job runs hourly: say so, and why, on the deployment page"
     )
+
+
+def _install_blocks(text: str, start: str, end: str, step: str) -> list[tuple[str, str]]:
+    section = text.split(start, 1)[1].split(end, 1)[0]
+    assert re.search(step, section, re.M), "no numbered steps"
+    return re.findall(r"^```(\w+)\n(.*?)^```$", section, re.M | re.S)
+
+
+def test_the_install_guide_has_the_readmes_steps_word_for_word():
+    """The README's install steps are executed by tests/test_readme_install.py; the
+    site's install guide repeats them, and must not drift from what is tested."""
+    readme = _install_blocks(
+        (ROOT / "README.md").read_text(),
+        "## Adding it to your project",
+        "### Fitting it to your project",
+        r"^### 1\. ",
+    )
+    guide = _install_blocks(
+        (DOCS / "install.md").read_text(), "# Install", "## Fitting it to your project", r"^## 1\. "
+    )
+    assert readme and guide == readme
