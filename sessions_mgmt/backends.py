@@ -12,6 +12,7 @@ sends ``user_login_failed``), so no later backend checks the password either. Wi
 django-allauth, its own rate limits (``ACCOUNT_RATE_LIMITS``) cover its sign-in pages.
 """
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
@@ -37,6 +38,16 @@ class ThrottledBackendMixin:
                 return user
         except throttle.Throttled as refused:
             raise PermissionDenied(str(refused)) from None
+
+    async def aauthenticate(
+        self, request: HttpRequest | None, username=None, password=None, **kwargs
+    ):
+        """``aauthenticate()`` (``alogin()`` under ASGI) counts exactly as ``authenticate()``
+        does: the same check, run in a thread, as Django's own async sign-in runs its
+        queries."""
+        return await sync_to_async(self.authenticate)(
+            request, username=username, password=password, **kwargs
+        )
 
 
 class ThrottledModelBackend(ThrottledBackendMixin, ModelBackend):

@@ -13,12 +13,13 @@ Three counters, each over a window of ``window`` seconds from its first wrong pa
 - ``address``: from one client address, every channel together (20);
 - ``account``: against one account when signing in, from anywhere (50).
 
-A check made from inside a signed-in session (confirming, changing the password) is refused
-by its session's and its address's counters, never by the account's: a session is only had
+A check made from inside one of the account's own signed-in sessions (confirming, changing
+the password, signing in again as itself) is refused by its session's and its address's
+counters, never by the account's: a session is only had
 by signing in, which the account's ceiling bounds, or by stealing a cookie, which the owner
 can revoke. So a thief's wrong guesses lock the thief's own session out, and nobody can
 lock the owner out of confirming and signing the thief out. Signing in is refused by the
-address's and the account's counters.
+address's and the account's counters, also from a session of another account.
 
 A refused check is not counted (a refused address cannot use up an account's ceiling), and
 a right password takes its count back: the counts are wrong passwords plus checks in flight.
@@ -96,9 +97,16 @@ def _counters(request: HttpRequest | None, account: str | None) -> list[tuple[st
     address = client_ip(request) if request is not None else None
     if address:
         counters.append((f"{_PREFIX}:a:{_digest(address)}", found["address"]))
-    if account is not None and not signed_in:
+    if account is not None and not (signed_in and _is_own(user, account)):
         counters.append((f"{_PREFIX}:u:{_digest(account_id(account))}", found["account"]))
     return counters
+
+
+def _is_own(user, account: str) -> bool:
+    """Whether ``account`` names the user signed in in this session: only a check made
+    inside one of the account's own sessions skips the account's ceiling. Any other
+    session (another account's, signed in to guess from) counts like a stranger."""
+    return account_id(account) == account_id(str(user.get_username()))
 
 
 def _incr(cache, key: str, window: int) -> int:
