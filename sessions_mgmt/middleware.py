@@ -19,7 +19,6 @@ from django.utils.translation import gettext
 
 from . import binding, timeouts
 from .conf import app_settings
-from .internal import unseen
 from .internal.flows import context
 from .internal.flows.request import Work, after_view
 from .internal.store import SessionStoreError
@@ -68,14 +67,11 @@ def _binds(request: HttpRequest) -> bool:
 
 def _before(request: HttpRequest, guarded: bool | None = None) -> bool:
     """Before the view, once the binding has let the request through: guard the user
-    against the timeouts and the cutoffs where they can apply (``guarded``, when the
-    caller has worked that out already); return whether timeouts are checked."""
-    checked = timeouts.needed()
-    if guarded is None:
-        guarded = checked or unseen.possible()
-    if guarded:
+    where it must be (``timeouts.guarding``; ``guarded``, when the caller has worked that
+    out already); return whether timeouts are checked."""
+    if guarded if guarded is not None else timeouts.guarding():
         timeouts.guard_user(request)
-    return checked
+    return timeouts.needed()
 
 
 def _finish(request: HttpRequest, response: HttpResponse, failure: Exception | None):
@@ -123,7 +119,7 @@ class DeviceSessionMiddleware:
         refusal = await binding.aguard(request) if _binds(request) else None
         if refusal is not None:
             return refusal
-        checked = _before(request, timeouts.needed() or await unseen.apossible())
+        checked = _before(request, await timeouts.aguarding())
         token = context.handling(request)
         try:
             response = await self.get_response(request)

@@ -281,3 +281,19 @@ class UnseenCutoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id or '*'} · {self.at:%Y-%m-%d %H:%M}"
+
+
+class BackendsSeen(models.Model):
+    """When a list of ``AUTHENTICATION_BACKENDS`` was first in force (by its digest): for
+    ``SESSION_COOKIE_AGE`` after that, sessions signed in through a backend the list has
+    since replaced by a subclass of it may still come back (see ``backend_paths``)."""
+
+    digest = models.CharField(_("digest"), max_length=64, unique=True)
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("authentication backends seen")
+        verbose_name_plural = _("authentication backends seen")
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]} ({self.first_seen:%Y-%m-%d})"

@@ -33,7 +33,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from . import services
 from .conf import app_settings
-from .internal import store, unseen
+from .internal import backend_paths, store, unseen
 from .internal.flows import end
 from .internal.state import read as state_of
 from .models import DeviceSession
@@ -76,6 +76,27 @@ def _needed() -> bool:
     return idle is not None or absolute is not None or not _store_keeps_expiry()
 
 
+def guarding() -> bool:
+    """Whether ``request.user`` must be guarded before the view: timeouts are checked, or
+    sessions from before may still come back (from before the app, ``unseen``; of a
+    backend since replaced, ``backend_paths``). Both windows are worked out together, on
+    the first request of a configuration (a query each, once per process), then it is a
+    clock comparison."""
+    return needed() or time.time() < app_settings.memo("guard_until", _guard_until)
+
+
+async def aguarding() -> bool:
+    """``guarding`` on the event loop: the first time, the queries run in a thread."""
+    until = app_settings.peek("guard_until")
+    if until is None:
+        return await sync_to_async(guarding)()
+    return needed() or time.time() < until
+
+
+def _guard_until() -> float:
+    return max(unseen.until(), backend_paths.until())
+
+
 def _end(request: HttpRequest, state: dict, ended: tuple[str, str]) -> None:
     detail, message = ended
     services.end_sessions(
@@ -105,6 +126,8 @@ def _user_within_timeouts(request: HttpRequest):
     if unseen.possible() and unseen.refused(session):
         end.flush(session)
         return AnonymousUser()
+    if backend_paths.possible():
+        backend_paths.take_over(session)
     if needed():
         state = state_of(session)
         ended = state and SESSION_KEY in session and timed_out(state, time.time())

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
+from . import backend_paths
 from . import state as codec
 
 logger = logging.getLogger(__name__)
@@ -186,8 +187,8 @@ def works(data: Mapping, user) -> bool:
     the API, the details page, revoking, the session limit, pruning) asks this."""
     if user is None or str(data.get(SESSION_KEY)) != user._meta.pk.value_to_string(user):
         return False
-    path = data.get(BACKEND_SESSION_KEY)
-    if path not in settings.AUTHENTICATION_BACKENDS:
+    path = backend_paths.path_for(data.get(BACKEND_SESSION_KEY))  # a replaced one's heir
+    if path is None:
         return False
     can = getattr(_backend(path), "user_can_authenticate", None)
     if can is not None and not can(user):

@@ -20,7 +20,6 @@ written and no request is checked.
 import functools
 import time
 
-from asgiref.sync import sync_to_async
 from django.contrib.auth import SESSION_KEY
 from django.db import DatabaseError, connections, router
 from django.db.migrations.recorder import MigrationRecorder
@@ -57,18 +56,16 @@ def _until() -> float:
     return float("inf") if installed is None else installed + lifetime  # unknown: the safe side
 
 
+def until() -> float:
+    """When the last session from before the app can expire (worked out once per
+    configuration)."""
+    return app_settings.memo("unseen_until", _until)
+
+
 def possible() -> bool:
     """Whether sessions from before the app may still exist: a clock comparison, once
     the moment is known (worked out once per configuration: one query)."""
     return time.time() < app_settings.memo("unseen_until", _until)
-
-
-async def apossible() -> bool:
-    """``possible`` on the event loop: the first time, the query runs in a thread."""
-    until = app_settings.peek("unseen_until")
-    if until is None:
-        return await sync_to_async(possible)()
-    return time.time() < until
 
 
 def cut_off(users=None) -> None:
