@@ -50,7 +50,7 @@ skip() {  # skip NAME REASON
 
 py=.venv/bin/python
 run "The demo site, with the browser tests (SQLite + db)" $py E2E=1 -- --ds=config.settings tests/demo
-run "SQLite + db engine, with the host projects (Django $($py -c 'import django; print(django.__version__)'))" $py HOSTS=1
+run "SQLite + db engine, with the host projects (Django $($py -c 'import django; print(django.__version__)'))" $py HOSTS=1 E2E=1
 run "SQLite + file engine" $py SESSION_ENGINE=$ENGINE.file
 run "PostgreSQL + db engine" $py DATABASE_URL="$PG_URL" SESSION_ENGINE=$ENGINE.db
 run "PostgreSQL + cache engine on Redis" $py DATABASE_URL="$PG_URL" \
