@@ -65,11 +65,8 @@ class DeviceDetailView(LoginRequiredMixin, TemplateView):
             device = services.live_session(request.user, public_id, request.session.session_key)
         except DeviceSession.DoesNotExist:
             return render(request, "sessions_mgmt/device_not_found.html", status=404)
-        # A session without "Remember me" ends when this browser closes (its cookie goes);
-        # only this browser's own session says so (the others are known by their expiry).
-        device.ends_with_browser = (
-            device.is_current and request.session.get_expire_at_browser_close()
-        )
+        if device.is_current:  # this browser's own session knows best (even mid-request)
+            device.ends_with_browser = request.session.get_expire_at_browser_close()
         events = services.session_events(request.user, device)[:DETAIL_EVENTS]
         return self.render_to_response(self.get_context_data(device=device, events=events))
 

@@ -67,6 +67,15 @@ def test_each_device_leads_with_device_place_and_last_active_ip_and_expiry_on_it
     assert shown["Expiry"].startswith("Ends in 4 weeks")
 
 
+def test_another_devices_session_without_remember_me_says_so_too(user):
+    """Seen from another device, the state the session keeps says how it ends."""
+    phone = sign_in_form(user, remember=False, user_agent=IPHONE_SAFARI)
+    laptop = sign_in_form(user, remember=True)
+    row = DeviceSession.objects.get(session_key=session_key_of(phone))
+    shown = details(laptop.get(f"{DEVICES_URL}{row.public_id}/").content.decode())
+    assert shown["Expiry"] == "Ends when its browser closes"
+
+
 def test_labels_do_not_repeat_their_values(user):
     sign_in_form(user, remember=True, user_agent=IPHONE_SAFARI)
     laptop = sign_in_form(user, remember=True)

@@ -9,6 +9,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import router
 from django.views.decorators.debug import sensitive_variables
 
@@ -108,7 +109,9 @@ def live_session(user, public_id: str | uuid.UUID, current_session_key: str | No
     live = store.working([(row.session_key, user)])
     if row.session_key not in live and not row.is_current:
         raise DeviceSession.DoesNotExist
-    _apply_liveness(row, live.get(row.session_key, {}))
+    data = live.get(row.session_key, {})
+    _apply_liveness(row, data)
+    row.ends_with_browser = state.ends_with_browser(data, settings.SESSION_EXPIRE_AT_BROWSER_CLOSE)
     return row
 
 

@@ -108,6 +108,17 @@ def live_values(data) -> dict:
     return values
 
 
+def ends_with_browser(data, expire_at_browser_close: bool) -> bool:
+    """Whether a session ends when its browser closes (no "Remember me"), from its stored
+    ``data``: its ``set_expiry()`` value the state records was 0, or it had none and the
+    project's sessions end at browser close (``SESSION_EXPIRE_AT_BROWSER_CLOSE``)."""
+    state = read(data)
+    if state is None:
+        return False
+    expiry = state.get("e")
+    return expiry == 0 or (expiry is None and expire_at_browser_close)
+
+
 def binding(session) -> tuple[str, int] | None:
     """A device-bound session's binding id and the issue time (ms) of the last challenge
     it answered, or None if the session is not bound."""

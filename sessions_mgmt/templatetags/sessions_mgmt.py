@@ -62,11 +62,13 @@ def last_seen(device) -> str:
 
 @register.filter
 def ends(device) -> str:
-    """When the sign-in ends, for an "Expiry" label: "Ends when you close the browser" for
-    the device in use when its session has no "Remember me" (the view sets
-    ``ends_with_browser``), else "Ends in 13 days"."""
+    """When the sign-in ends, for an "Expiry" label: without "Remember me"
+    (``ends_with_browser``), "Ends when you close the browser" for the device in use and
+    "Ends when its browser closes" for another; else "Ends in 13 days"."""
     if getattr(device, "ends_with_browser", False):
-        return _("Ends when you close the browser")
+        if getattr(device, "is_current", False):
+            return _("Ends when you close the browser")
+        return _("Ends when its browser closes")
     when: datetime = device.expires_at
     if when <= timezone.now():
         return _("Ends now")
