@@ -280,8 +280,8 @@ class ReauthenticateApi(ApiView):
             return error(_('Send the account\'s password as "password".'), 400)
         try:
             problem = confirm_password(request, password)
-        except Throttled as refused:
-            return error(str(refused), 429)
+        except Throttled as refused:  # Retry-After: what is really left of the window
+            return error(str(refused), 429, **{"Retry-After": str(refused.window)})
         if problem is None:
             return JsonResponse({"message": _("Confirmed.")})
         return error(problem, 400)

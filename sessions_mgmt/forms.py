@@ -25,7 +25,9 @@ class ThrottledAuthenticationFormMixin:
 
     def get_invalid_login_error(self):
         if throttle.was_throttled(self.request):
-            return ValidationError(throttle.message(), code="throttled")
+            return ValidationError(
+                throttle.message(throttle.retry_after(self.request)), code="throttled"
+            )
         return super().get_invalid_login_error()
 
 

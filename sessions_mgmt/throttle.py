@@ -6,12 +6,22 @@ password check (signing in, changing the password, "Confirm it's you" on the pag
 the API) goes through ``attempt()``, which counts it in the shared cache *before* the slow
 hash runs: parallel guesses cannot get past the limit, and all app servers see one count.
 
-Three counters, each over a window of ``window`` seconds from its first wrong password
-(``SESSIONS_MGMT_PASSWORD_LIMITS``, defaults in ``DEFAULT_LIMITS``):
+Four counters, each over a window of ``window`` seconds from its first wrong password
+(``SESSIONS_MGMT_PASSWORD_LIMITS``, defaults in ``DEFAULT_LIMITS``), in the manner of
+django-axes and allauth, so that they hit the one guessing, not the people beside them:
 
 - ``session``: wrong passwords sent from one signed-in session (5);
-- ``address``: from one client address, every channel together (20);
-- ``account``: against one account when signing in, from anywhere (50).
+- ``address_account``: against one account from one client address, when signing in (10):
+  an attacker's guesses, or a person's typos, at one account from an office or a proxy's
+  address refuse nobody else's password there;
+- ``address``: from one client address, every account and channel together (100): looser,
+  it bounds guessing many accounts from one place;
+- ``account``: against one account when signing in, from anywhere (50): it bounds guessing
+  from many addresses.
+
+A client address counts as itself, an IPv4-mapped IPv6 address as its IPv4 address, and
+an IPv6 address as its /64 (a single host is usually given a whole /64, so its addresses
+are one client's). A refusal says how long is left of the window that refused it.
 
 A check made from inside one of the account's own signed-in sessions (confirming, changing
 the password, signing in again as itself) is refused by its session's and its address's
@@ -26,6 +36,9 @@ a right password takes its count back: the counts are wrong passwords plus check
 """
 
 import hashlib
+import ipaddress
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,7 +50,13 @@ from django.utils.translation import ngettext
 from .conf import app_settings
 from .network import client_ip
 
-DEFAULT_LIMITS = {"session": 5, "address": 20, "account": 50, "window": 15 * 60}
+DEFAULT_LIMITS = {
+    "session": 5,
+    "address_account": 10,
+    "address": 100,
+    "account": 50,
+    "window": 15 * 60,
+}
 _PREFIX = "sessions_mgmt:pw"
 
 # Set while an ``attempt()`` is open, so that an ``authenticate()`` it runs (and the
@@ -46,7 +65,8 @@ _counting: ContextVar[bool] = ContextVar("sessions_mgmt_counting", default=False
 
 
 class Throttled(Exception):
-    """Too many wrong passwords: the check was refused without looking at the password."""
+    """Too many wrong passwords: the check was refused without looking at the password.
+    ``window``: the seconds left until the counter that refused it lets checks through."""
 
     def __init__(self, window: int) -> None:
         self.window = window
@@ -54,9 +74,10 @@ class Throttled(Exception):
 
 
 def message(window: int | None = None) -> str:
-    """What people are told when a check is refused."""
+    """What people are told when a check is refused, ``window`` seconds before it is
+    allowed again (the whole window when unknown)."""
     window = limits()["window"] if window is None else window
-    minutes = max(1, round(window / 60))
+    minutes = max(1, math.ceil(window / 60))
     return ngettext(
         "Too many wrong passwords. Please wait %(minutes)d minute, then try again.",
         "Too many wrong passwords. Please wait %(minutes)d minutes, then try again.",
@@ -83,8 +104,24 @@ def account_id(username: str) -> str:
     return username.casefold()
 
 
+def client(address: str | None) -> str | None:
+    """The client an address stands for, for counting: an IPv4-mapped address as its IPv4
+    address, an IPv6 address as its /64."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _counters(request: HttpRequest | None, account: str | None) -> list[tuple[str, int]]:
-    """The (cache key, limit) pairs this check counts against, in the order above."""
+    """The (cache key, limit) pairs this check counts against, the narrowest first."""
     found = limits()
     session = getattr(request, "session", None) if request is not None else None
     user = getattr(request, "user", None) if request is not None else None
@@ -94,7 +131,10 @@ def _counters(request: HttpRequest | None, account: str | None) -> list[tuple[st
     counters = []
     if signed_in:
         counters.append((f"{_PREFIX}:s:{_digest(session.session_key)}", found["session"]))
-    address = client_ip(request) if request is not None else None
+    address = client(client_ip(request)) if request is not None else None
+    if address and account is not None:
+        pair = f"{address}\n{account_id(account)}"
+        counters.append((f"{_PREFIX}:aa:{_digest(pair)}", found["address_account"]))
     if address:
         counters.append((f"{_PREFIX}:a:{_digest(address)}", found["address"]))
     if account is not None and not (signed_in and _is_own(user, account)):
@@ -134,9 +174,17 @@ def _decr(cache, key: str) -> None:
 class Attempt:
     """One password check in progress: call ``succeeded()`` when the password was right."""
 
-    def __init__(self, cache, keys: list[str]) -> None:
+    def __init__(self, cache, keys: list[str], first: list[str] | None = None) -> None:
         self._cache = cache
         self._keys = keys
+        self._first = first or []  # the counters this check started a window of
+
+    def failed(self, window: int, started: float) -> None:
+        """A wrong password: the windows it started get their end written beside them, so
+        that a refusal can say how long is left. Only after a wrong password, so that a
+        right one costs no write."""
+        for key in self._first:
+            self._cache.set(f"{key}:end", started + window, window)
 
     def succeeded(self) -> None:
         """A right password is not a wrong one: take its count back (it never resets a
@@ -164,23 +212,31 @@ def attempt(request: HttpRequest | None, account: str | None = None) -> Iterator
             _counting.reset(token)
         return
     cache = caches[app_settings.PASSWORD_LIMITS_CACHE]
-    counted, over = [], False
+    counted, first, over, started = [], [], False, time.time()
     for key, limit in _counters(request, account):
         counted.append(key)
-        if _incr(cache, key, found["window"]) > limit:
+        count = _incr(cache, key, found["window"])
+        if count == 1:
+            first.append(key)
+        if count > limit:
             over = True
             break
     if over:
         for key in counted:  # a refused check is not a wrong password
             _decr(cache, key)
+        end = cache.get(f"{counted[-1]}:end")
+        left = found["window"] if end is None else max(1, math.ceil(end - time.time()))
         if request is not None:
-            setattr(request, THROTTLED_ATTR, True)
-        raise Throttled(found["window"])
+            setattr(request, THROTTLED_ATTR, left)
+        raise Throttled(left)
     token = _counting.set(True)
+    check = Attempt(cache, counted, first)
     try:
-        yield Attempt(cache, counted)
+        yield check
     finally:
         _counting.reset(token)
+    if check._keys:  # not taken back: a wrong password (or a check that failed)
+        check.failed(found["window"], started)
 
 
 #: Request attribute set when a check was refused, so that a form can say why.
@@ -189,3 +245,9 @@ THROTTLED_ATTR = "sessions_mgmt_throttled"
 
 def was_throttled(request: HttpRequest | None) -> bool:
     return bool(getattr(request, THROTTLED_ATTR, False))
+
+
+def retry_after(request: HttpRequest | None) -> int | None:
+    """Seconds until this request's refused check would be allowed, if one was refused."""
+    left = getattr(request, THROTTLED_ATTR, None)
+    return left if isinstance(left, int) and not isinstance(left, bool) else None
