@@ -280,8 +280,8 @@ class ReauthenticateApi(ApiView):
             return error(_('Send the account\'s password as "password".'), 400)
         try:
             problem = confirm_password(request, password)
-        except Throttled as refused:  # Retry-After: what is really left of the window
-            return error(str(refused), 429, **{"Retry-After": str(refused.window)})
+        except Throttled as refused:  # too many (429), or the counting cache down (503)
+            return error(str(refused), refused.status, **{"Retry-After": str(refused.window)})
         if problem is None:
             return JsonResponse({"message": _("Confirmed.")})
         return error(problem, 400)

@@ -191,6 +191,8 @@ def _setting_problems() -> list[tuple[str, str]]:
     ):
         keys = ", ".join(DEFAULT_LIMITS)
         problems.append(("PASSWORD_LIMITS", f"a dict of whole numbers above 0 ({keys}), or None"))
+    if app_settings.PASSWORD_LIMITS_CACHE_DOWN not in ("refuse", "allow"):
+        problems.append(("PASSWORD_LIMITS_CACHE_DOWN", '"refuse" or "allow"'))
     if app_settings.PASSWORD_LIMITS_CACHE not in settings.CACHES:
         problems.append(("PASSWORD_LIMITS_CACHE", "the name of a cache in CACHES"))
     site = app_settings.SITE_URL

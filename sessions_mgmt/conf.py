@@ -33,6 +33,7 @@ DEFAULTS = {
     "PASSWORD_CHANGE_URL": None,  # see URL_DEFAULTS
     "PASSWORD_LIMITS": {},  # throttle.DEFAULT_LIMITS, each overridable; None: no limits
     "PASSWORD_LIMITS_CACHE": "default",
+    "PASSWORD_LIMITS_CACHE_DOWN": "refuse",
     "SITE_URL": None,
     "HISTORY_DAYS": 90,
     "MAX_SESSIONS": None,

@@ -25,9 +25,7 @@ class ThrottledAuthenticationFormMixin:
 
     def get_invalid_login_error(self):
         if throttle.was_throttled(self.request):
-            return ValidationError(
-                throttle.message(throttle.retry_after(self.request)), code="throttled"
-            )
+            return ValidationError(str(throttle.refusal(self.request)), code="throttled")
         return super().get_invalid_login_error()
 
 

@@ -17,7 +17,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext
 
-from . import binding, timeouts
+from . import binding, throttle, timeouts
 from .conf import app_settings
 from .internal.flows import context
 from .internal.flows.request import Work, after_view
@@ -75,7 +75,13 @@ def _before(request: HttpRequest, guarded: bool | None = None) -> bool:
 
 
 def _finish(request: HttpRequest, response: HttpResponse, failure: Exception | None):
-    """After the view and its work: a failure of the work answered, the binding offered."""
+    """After the view and its work: a failure of the work answered, the binding offered,
+    and a page whose password check the counting cache being down refused (a sign-in
+    form, a password change, shown again with why) answered as unavailable."""
+    refused = throttle.refusal(request)
+    if refused is not None and refused.status == 503 and response.status_code == 200:
+        response.status_code = 503
+        response["Retry-After"] = str(refused.window)
     if failure is not None:
         response = _failed(request, response, failure)
     if app_settings.DEVICE_BOUND:

@@ -135,8 +135,10 @@ class PasswordReauth:
             if request.method == "POST" and PASSWORD_FIELD in request.POST:
                 try:
                     error = confirm_password(request, request.POST[PASSWORD_FIELD])
-                except throttle.Throttled as refused:
-                    return confirmation_page(request, str(refused), status=429)
+                except throttle.Throttled as refused:  # too many, or the counting cache down
+                    response = confirmation_page(request, str(refused), status=refused.status)
+                    response["Retry-After"] = str(refused.window)
+                    return response
                 if error is None and THEN_GET_FIELD in request.POST:
                     return redirect(request.get_full_path())
                 if error is None:

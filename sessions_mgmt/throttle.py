@@ -37,6 +37,7 @@ a right password takes its count back: the counts are wrong passwords plus check
 
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -45,7 +46,7 @@ from contextvars import ContextVar
 
 from django.core.cache import caches
 from django.http import HttpRequest
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from .conf import app_settings
 from .network import client_ip
@@ -58,6 +59,7 @@ DEFAULT_LIMITS = {
     "window": 15 * 60,
 }
 _PREFIX = "sessions_mgmt:pw"
+logger = logging.getLogger(__name__)
 
 # Set while an ``attempt()`` is open, so that an ``authenticate()`` it runs (and the
 # throttled backend in it) does not count the same check twice.
@@ -66,11 +68,30 @@ _counting: ContextVar[bool] = ContextVar("sessions_mgmt_counting", default=False
 
 class Throttled(Exception):
     """Too many wrong passwords: the check was refused without looking at the password.
-    ``window``: the seconds left until the counter that refused it lets checks through."""
+    ``window``: the seconds left until the counter that refused it lets checks through;
+    ``status``: the HTTP status that says so."""
+
+    status = 429
 
     def __init__(self, window: int) -> None:
         self.window = window
         super().__init__(message(window))
+
+
+class CountingUnavailable(Throttled):
+    """The cache that counts wrong passwords cannot be reached, and checks are refused
+    meanwhile (``SESSIONS_MGMT_PASSWORD_LIMITS_CACHE_DOWN = "refuse"``, the default):
+    uncounted, guesses would be unlimited."""
+
+    status = 503
+    RETRY_AFTER = 30
+
+    def __init__(self) -> None:
+        self.window = self.RETRY_AFTER
+        Exception.__init__(
+            self,
+            gettext("Checking passwords is briefly unavailable. Please try again in a minute."),
+        )
 
 
 def message(window: int | None = None) -> str:
@@ -183,16 +204,23 @@ class Attempt:
         """A wrong password: the windows it started get their end written beside them, so
         that a refusal can say how long is left. Only after a wrong password, so that a
         right one costs no write."""
-        for key in self._first:
-            self._cache.set(f"{key}:end", started + window, window)
+        try:
+            for key in self._first:
+                self._cache.set(f"{key}:end", started + window, window)
+        except Exception as exc:  # only the message's "minutes left" is lost
+            logger.warning("Could not note when a wrong-password window ends: %r", exc)
 
     def succeeded(self) -> None:
         """A right password is not a wrong one: take its count back (it never resets a
         counter, so that signing in to one's own account clears nothing for an attacker
-        at the same address)."""
-        for key in self._keys:
-            _decr(self._cache, key)
-        self._keys = []
+        at the same address). The cache failing now costs the person nothing: the count
+        stays until its window ends."""
+        keys, self._keys = self._keys, []
+        try:
+            for key in keys:
+                _decr(self._cache, key)
+        except Exception as exc:
+            logger.warning("Could not take back a right password's count: %r", exc)
 
 
 @contextmanager
@@ -213,22 +241,38 @@ def attempt(request: HttpRequest | None, account: str | None = None) -> Iterator
         return
     cache = caches[app_settings.PASSWORD_LIMITS_CACHE]
     counted, first, over, started = [], [], False, time.time()
-    for key, limit in _counters(request, account):
-        counted.append(key)
-        count = _incr(cache, key, found["window"])
-        if count == 1:
-            first.append(key)
-        if count > limit:
-            over = True
-            break
+    try:
+        for key, limit in _counters(request, account):
+            counted.append(key)
+            count = _incr(cache, key, found["window"])
+            if count == 1:
+                first.append(key)
+            if count > limit:
+                over = True
+                break
+        if over:
+            for key in counted:  # a refused check is not a wrong password
+                _decr(cache, key)
+            end = cache.get(f"{counted[-1]}:end")
+    except Exception as exc:
+        if app_settings.PASSWORD_LIMITS_CACHE_DOWN != "allow":
+            logger.error(
+                "The cache %r cannot count wrong passwords (%r): password checks are "
+                'refused until it is back (SESSIONS_MGMT_PASSWORD_LIMITS_CACHE_DOWN = "refuse").',
+                app_settings.PASSWORD_LIMITS_CACHE,
+                exc,
+            )
+            _refuse(request, CountingUnavailable())
+        logger.warning(
+            "The cache %r cannot count wrong passwords (%r): this check runs uncounted "
+            '(SESSIONS_MGMT_PASSWORD_LIMITS_CACHE_DOWN = "allow").',
+            app_settings.PASSWORD_LIMITS_CACHE,
+            exc,
+        )
+        counted, first, over = [], [], False
     if over:
-        for key in counted:  # a refused check is not a wrong password
-            _decr(cache, key)
-        end = cache.get(f"{counted[-1]}:end")
         left = found["window"] if end is None else max(1, math.ceil(end - time.time()))
-        if request is not None:
-            setattr(request, THROTTLED_ATTR, left)
-        raise Throttled(left)
+        _refuse(request, Throttled(left))
     token = _counting.set(True)
     check = Attempt(cache, counted, first)
     try:
@@ -239,15 +283,21 @@ def attempt(request: HttpRequest | None, account: str | None = None) -> Iterator
         check.failed(found["window"], started)
 
 
-#: Request attribute set when a check was refused, so that a form can say why.
+#: Request attribute: the refusal (a ``Throttled``) of a check made in this request, so that
+#: a form can say why and the middleware can answer a cache that is down with a 503.
 THROTTLED_ATTR = "sessions_mgmt_throttled"
+
+
+def _refuse(request: HttpRequest | None, refusal: Throttled) -> None:
+    if request is not None:
+        setattr(request, THROTTLED_ATTR, refusal)
+    raise refusal
 
 
 def was_throttled(request: HttpRequest | None) -> bool:
     return bool(getattr(request, THROTTLED_ATTR, False))
 
 
-def retry_after(request: HttpRequest | None) -> int | None:
-    """Seconds until this request's refused check would be allowed, if one was refused."""
-    left = getattr(request, THROTTLED_ATTR, None)
-    return left if isinstance(left, int) and not isinstance(left, bool) else None
+def refusal(request: HttpRequest | None) -> Throttled | None:
+    """The refusal of a check made in this request, if one was refused."""
+    return getattr(request, THROTTLED_ATTR, None)
