@@ -124,6 +124,19 @@ if os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER"):
     _header, _value = os.environ["DJANGO_SECURE_PROXY_SSL_HEADER"].split(",", 1)
     SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip())
 
+# Behind proxies, which of them to believe about the client's address (X-Forwarded-For):
+# SESSIONS_MGMT_PROXY_COUNT=1 for one proxy in front (nginx, a load balancer), or
+# SESSIONS_MGMT_TRUSTED_PROXIES=10.0.0.2,10.0.0.3 for the proxies' own addresses. Unset,
+# only the socket's peer is believed (sessions_mgmt.W008 warns when a TLS proxy is set).
+if os.environ.get("SESSIONS_MGMT_PROXY_COUNT"):
+    SESSIONS_MGMT_CLIENT_IP = {"proxy_count": int(os.environ["SESSIONS_MGMT_PROXY_COUNT"])}
+elif os.environ.get("SESSIONS_MGMT_TRUSTED_PROXIES"):
+    SESSIONS_MGMT_CLIENT_IP = {
+        "proxy_trusted_ips": [
+            ip.strip() for ip in os.environ["SESSIONS_MGMT_TRUSTED_PROXIES"].split(",") if ip
+        ]
+    }
+
 # Where the new-device alert's links point, e.g. https://accounts.example.com (else the
 # signing-in request's own host: see sessions_mgmt.W006).
 SESSIONS_MGMT_SITE_URL = os.environ.get("DJANGO_SITE_URL") or None

@@ -324,6 +324,18 @@ def check_deployment(app_configs, **kwargs) -> list[Warning]:
                 id="sessions_mgmt.W007",
             )
         )
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and not app_settings.CLIENT_IP:
+        warnings.append(
+            Warning(
+                "SECURE_PROXY_SSL_HEADER says a proxy stands in front of the site, but "
+                "SESSIONS_MGMT_CLIENT_IP is not set: every request's address is the proxy's, "
+                "so the devices page shows it for every sign-in and the wrong-password "
+                "limits count everyone behind it as one client.",
+                hint='Set SESSIONS_MGMT_CLIENT_IP, e.g. {"proxy_count": 1} for one proxy '
+                'that sets X-Forwarded-For, or {"proxy_trusted_ips": ["10.0.0.2"]}.',
+                id="sessions_mgmt.W008",
+            )
+        )
     hosts = list(settings.ALLOWED_HOSTS)
     pinned = len(hosts) == 1 and "*" not in hosts[0] and not hosts[0].startswith(".")
     if app_settings.NEW_DEVICE_ALERTS and not app_settings.SITE_URL and not pinned:

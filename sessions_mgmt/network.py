@@ -1,11 +1,15 @@
 """The client's IP address as we record it."""
 
+import functools
 import ipaddress
+import logging
 
 from django.http import HttpRequest
 from ipware import get_client_ip
 
 from .conf import app_settings
+
+logger = logging.getLogger(__name__)
 
 
 def _valid(raw: str | None) -> str | None:
@@ -14,6 +18,16 @@ def _valid(raw: str | None) -> str | None:
         return str(ipaddress.ip_address(raw))
     except ValueError:
         return None
+
+
+@functools.cache
+def _forwarded_but_not_configured() -> None:
+    """Once per process: requests come through a proxy the app was not told about."""
+    logger.warning(
+        "Requests carry X-Forwarded-For, but SESSIONS_MGMT_CLIENT_IP is not set: the "
+        "proxy's address is recorded for everyone, and the wrong-password limits count "
+        "everyone behind it as one client. See sessions_mgmt.W008."
+    )
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -28,6 +42,8 @@ def client_ip(request: HttpRequest) -> str | None:
     (``fe80::1%eth0``) is dropped: it means nothing off the host and PostgreSQL refuses it.
     """
     options = app_settings.CLIENT_IP
+    if not options and "HTTP_X_FORWARDED_FOR" in request.META:
+        _forwarded_but_not_configured()
     if options:
         found, _routable = get_client_ip(
             request,

@@ -173,3 +173,16 @@ def test_an_engine_with_keys_longer_than_a_row_holds_stops_start_up(settings):
     [error] = check_session_engine(None)
     assert isinstance(error, Error) and error.id == "sessions_mgmt.E008"
     assert "300" in error.msg and "255" in error.msg
+
+
+def test_check_deploy_warns_behind_a_proxy_without_the_client_address_setting(settings):
+    """Behind a TLS-ending proxy every request's address is the proxy's: every person
+    shares one wrong-password count per address, and the devices page shows the proxy."""
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    [warning] = [w for w in check_deployment(None) if w.id == "sessions_mgmt.W008"]
+    assert "SESSIONS_MGMT_CLIENT_IP" in warning.hint
+    settings.SESSIONS_MGMT_CLIENT_IP = {"proxy_count": 1}
+    assert "sessions_mgmt.W008" not in ids(check_deployment(None))
+    settings.SECURE_PROXY_SSL_HEADER = None
+    settings.SESSIONS_MGMT_CLIENT_IP = None
+    assert "sessions_mgmt.W008" not in ids(check_deployment(None))

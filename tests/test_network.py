@@ -51,3 +51,20 @@ def test_a_forged_header_changes_nothing_at_sign_in(user, sign_in):
 
     sign_in(user, REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.66")
     assert DeviceSession.objects.get(user=user).ip == "198.51.100.9"
+
+
+def test_a_proxy_the_app_was_not_told_about_is_logged_once(rf, caplog, settings):
+    """X-Forwarded-For reaching the app without SESSIONS_MGMT_CLIENT_IP: the address is the
+    proxy's (the header is not believed), and the log says why, once."""
+    import logging
+
+    from sessions_mgmt import network
+
+    settings.SESSIONS_MGMT_CLIENT_IP = None
+    network._forwarded_but_not_configured.cache_clear()
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    with caplog.at_level(logging.WARNING, logger="sessions_mgmt.network"):
+        assert network.client_ip(request) == "10.0.0.2"
+        assert network.client_ip(request) == "10.0.0.2"
+    warned = [r for r in caplog.records if "SESSIONS_MGMT_CLIENT_IP" in r.getMessage()]
+    assert len(warned) == 1

@@ -32,6 +32,7 @@ def server(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{where / 'db.sqlite3'}",
         "CACHE_KEY_PREFIX": f"throttle-{uuid.uuid4().hex}",
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+        "SESSIONS_MGMT_PROXY_COUNT": "1",  # the demo, told of its one proxy as a deployer would
     }
     prepare_database(env)
     # Two processes only share counts through Redis; without it, one process's threads.

@@ -6,5 +6,5 @@ from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["tests.hashers.QuickPBKDF2PasswordHasher"]
 
-# Behind one proxy, which reports the client's address (X-Forwarded-For: client, proxy).
-SESSIONS_MGMT_CLIENT_IP = {"proxy_count": 1}
+# Behind one proxy, which reports the client's address (X-Forwarded-For: client, proxy):
+# the demo reads that from its environment (SESSIONS_MGMT_PROXY_COUNT, test_throttle_live).
