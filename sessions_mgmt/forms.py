@@ -16,7 +16,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
-from . import throttle
+from . import history, throttle
 from .internal.flows.context import current_request
 
 
@@ -49,6 +49,8 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
                 right = self.user.check_password(old_password)
                 if right:
                     attempt.succeeded()
+                elif attempt.opened_session_window and self.request is not None:
+                    history.wrong_password(self.user, self.request.session.session_key)
         except throttle.Throttled as refused:
             raise ValidationError(str(refused), code="throttled") from None
         if not right:

@@ -157,6 +157,16 @@ def proof_refused(row: DeviceSession) -> None:
     SessionEvent.objects.create(user_id=row.user_id, type=Type.PROOF_REFUSED, **_device(row))
 
 
+def wrong_password(user, session_key: str | None) -> None:
+    """A wrong password typed inside one of the account's sessions ("Confirm it's you",
+    the password change): the owner should see it. Called once per session per window of
+    the wrong-password limits (``throttle.Attempt.opened_session_window``), so that a flood
+    of guesses cannot bury the other events."""
+    row = DeviceSession.objects.filter(user=user, session_key=session_key).first()
+    if row is not None:
+        SessionEvent.objects.create(user_id=row.user_id, type=Type.WRONG_PASSWORD, **_device(row))
+
+
 def scrub() -> int:
     """Blank the IP, location and User-Agent of events older than the retention period;
     return how many were scrubbed. The events themselves stay."""

@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import throttle
+from . import history, throttle
 from .conf import app_settings
 
 AUTH_AT_KEY = "_sessions_mgmt_auth_at"
@@ -55,6 +55,8 @@ def confirm_password(request: HttpRequest, password: str) -> str | None:
             **{request.user.USERNAME_FIELD: request.user.get_username(), "password": password},
         )
         if user is None or user.pk != request.user.pk:
+            if attempt.opened_session_window:
+                history.wrong_password(request.user, request.session.session_key)
             return _("That password is not right.")
         attempt.succeeded()
     if user.password != request.user.password:

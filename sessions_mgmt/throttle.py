@@ -200,6 +200,12 @@ class Attempt:
         self._keys = keys
         self._first = first or []  # the counters this check started a window of
 
+    @property
+    def opened_session_window(self) -> bool:
+        """Whether this check was the first of its session's window: a wrong password then
+        is worth telling the owner about (once per window)."""
+        return any(key.startswith(f"{_PREFIX}:s:") for key in self._first)
+
     def failed(self, window: int, started: float) -> None:
         """A wrong password: the windows it started get their end written beside them, so
         that a refusal can say how long is left. Only after a wrong password, so that a

@@ -124,6 +124,8 @@ def summary(event) -> str:
         return _("%(device)s was bound to its device: its sign-in only works there") % {
             "device": device
         }
+    if kind == "wrong_password":
+        return _("Wrong password typed on %(device)s") % {"device": device}
     if kind == "proof_refused":
         return _("A request for %(device)s was refused: it was not signed by that device's key") % {
             "device": device
