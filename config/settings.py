@@ -110,6 +110,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Safe cookies whenever the demo is not in DEBUG (it is served over HTTPS then).
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+if SESSION_COOKIE_SECURE:  # over HTTPS: this host's alone (see sessions_mgmt.I001)
+    SESSION_COOKIE_NAME = "__Host-sessionid"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

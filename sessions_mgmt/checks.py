@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.sessions.backends import signed_cookies
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Info, Tags, Warning, register
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
@@ -334,6 +334,22 @@ def check_deployment(app_configs, **kwargs) -> list[Warning]:
                 hint='Set SESSIONS_MGMT_CLIENT_IP, e.g. {"proxy_count": 1} for one proxy '
                 'that sets X-Forwarded-For, or {"proxy_trusted_ips": ["10.0.0.2"]}.',
                 id="sessions_mgmt.W008",
+            )
+        )
+    if (
+        settings.SESSION_COOKIE_SECURE
+        and not settings.SESSION_COOKIE_NAME.startswith("__Host-")
+        and settings.SESSION_COOKIE_DOMAIN is None
+        and settings.SESSION_COOKIE_PATH == "/"
+    ):
+        warnings.append(
+            Info(
+                "The session cookie could carry the __Host- prefix: browsers then accept it "
+                "only over HTTPS, for the whole site and from this exact host, so no "
+                "sibling subdomain can set or overwrite it (session fixation).",
+                hint='Set SESSION_COOKIE_NAME = "__Host-sessionid" (everyone signs in once '
+                "more: their old cookies are not read under the new name).",
+                id="sessions_mgmt.I001",
             )
         )
     hosts = list(settings.ALLOWED_HOSTS)

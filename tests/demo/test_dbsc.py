@@ -246,7 +246,9 @@ def test_chromium_binds_refreshes_and_a_copied_cookie_is_a_stranger(open_device,
 
     # The session cookie, copied into another browser that has no key: a stranger there.
     thief = open_device(chromium, site)
-    thief.context.add_cookies([c for c in laptop.context.cookies() if c["name"] == "sessionid"])
+    thief.context.add_cookies(
+        [c for c in laptop.context.cookies() if c["name"] in ("sessionid", "__Host-sessionid")]
+    )
     status, body = thief.sessions()
     assert status == 401 and "error" in body
     thief.page.goto("/accounts/devices/")

@@ -46,12 +46,17 @@ DEPLOYMENT = {  # what the README tells a deployment to set
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "DJANGO_SECURE_HSTS_PRELOAD": "true",
     "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+    "SESSIONS_MGMT_PROXY_COUNT": "1",  # the one proxy in front: client addresses from it
     "REDIS_URL": "redis://127.0.0.1:6379/14",  # wrong passwords counted in a shared cache
 }
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "REDIS"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO", "REDIS", "SESSIONS_MGMT"))
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         capture_output=True,
@@ -73,6 +78,7 @@ def test_each_missing_deployment_setting_is_reported():
         ("DJANGO_SECURE_HSTS_SECONDS", "security.W004"),
         ("DJANGO_SITE_URL", None),  # one allowed host: the link is pinned anyway
         ("REDIS_URL", "sessions_mgmt.W005"),
+        ("SESSIONS_MGMT_PROXY_COUNT", "sessions_mgmt.W008"),
     ]:
         env = {k: v for k, v in DEPLOYMENT.items() if k != name}
         result = manage("check", "--deploy", **env)
