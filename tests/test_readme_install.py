@@ -21,8 +21,16 @@ from pathlib import Path
 import pytest
 
 from .conftest import MAC_CHROME
-from .http import Browser
-from .test_hosts import PASSWORD, ROOT, Server, exercise, host_env, run, sign_in
+from .test_hosts import (
+    PASSWORD,
+    ROOT,
+    Server,
+    exercise,
+    guesses_are_limited,
+    host_env,
+    run,
+    sign_in,
+)
 
 pytestmark = pytest.mark.hosts
 
@@ -126,16 +134,7 @@ def test_the_readme_install_section_as_written(tmp_path, wheel):
         changelist = staff.get("/admin/sessions_mgmt/devicesession/")
         assert changelist.status == 200, changelist.body[:300]
         assert "Chrome on macOS" in changelist.body
-        # A wrong password is counted by the backend the README sets.
-        guesser = Browser(server.url, MAC_CHROME)
-        for _ in range(20):
-            guesser.post_form(
-                "/accounts/login/", "/accounts/login/", {"username": "bob", "password": "x"}
-            )
-        refused = guesser.post_form(
-            "/accounts/login/", "/accounts/login/", {"username": "bob", "password": PASSWORD}
-        )
-        assert "Too many wrong passwords" in refused.body
+        guesses_are_limited(server)
     finally:
         server.stop()
 
