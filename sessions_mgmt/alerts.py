@@ -138,6 +138,25 @@ def site_url(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+def send_limit_alert(request: HttpRequest, device: DeviceSession, limit: int) -> None:
+    """Tell the owner that a sign-in with their password was refused by the device limit
+    (``device``: the row it would have had). Logged, never raised: the refusal stands."""
+    try:
+        user = get_user_model()._default_manager.get(pk=device.user_id)
+        email = getattr(user, user.get_email_field_name(), "")
+        if not email:
+            return
+        base = site_url(request)
+        context = {"user": user, "device": device, "limit": limit, "site": urlsplit(base).netloc}
+        context["devices_url"] = base + reverse("sessions_mgmt:device_list")
+        with translation.override(getattr(user, "language", None) or settings.LANGUAGE_CODE):
+            subject = render_to_string("sessions_mgmt/email/limit_refused_subject.txt", context)
+            body = render_to_string("sessions_mgmt/email/limit_refused.txt", context)
+        EmailMultiAlternatives(" ".join(subject.split()), body, to=[email]).send()
+    except Exception:
+        logger.exception("Could not send the refused-sign-in alert to user %s", device.user_id)
+
+
 def send_alert(request: HttpRequest, row: DeviceSession) -> None:
     user = get_user_model()._default_manager.get(pk=row.user_id)
     email = getattr(user, user.get_email_field_name(), "")

@@ -167,6 +167,17 @@ def wrong_password(user, session_key: str | None) -> None:
         SessionEvent.objects.create(user_id=row.user_id, type=Type.WRONG_PASSWORD, **_device(row))
 
 
+def sign_in_refused(device: DeviceSession) -> None:
+    """A sign-in with the right password that ``SESSIONS_MGMT_LIMIT_POLICY = "deny_new"``
+    refused: ``device`` is the row it would have had (never saved)."""
+    SessionEvent.objects.create(
+        user_id=device.user_id,
+        type=Type.SIGN_IN_REFUSED,
+        user_agent=device.user_agent,
+        **_device(device),
+    )
+
+
 def scrub() -> int:
     """Blank the IP, location and User-Agent of events older than the retention period;
     return how many were scrubbed. The events themselves stay."""

@@ -194,6 +194,7 @@ class SessionEvent(models.Model):
         BOUND = "bound", _("bound to its device")
         PROOF_REFUSED = "proof_refused", _("device proof refused")
         WRONG_PASSWORD = "wrong_password", _("wrong password typed")
+        SIGN_IN_REFUSED = "sign_in_refused", _("sign-in refused by the device limit")
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     # Indexed by ``sessions_mg_event_user_at`` (user first), so no index of its own.

@@ -44,6 +44,7 @@ def track_sign_in(sender, request, user, **kwargs) -> None:
     except services.SessionLimitReached as refused:
         end.flush(request.session)
         request.user = AnonymousUser()
+        sign_in.refused(request, user, refused.limit)
         messages.error(
             request,
             ngettext(

@@ -124,6 +124,10 @@ def summary(event) -> str:
         return _("%(device)s was bound to its device: its sign-in only works there") % {
             "device": device
         }
+    if kind == "sign_in_refused":
+        return _(
+            "Sign-in refused on %(device)s: the most devices allowed were already signed in"
+        ) % {"device": device}
     if kind == "wrong_password":
         return _("Wrong password typed on %(device)s") % {"device": device}
     if kind == "proof_refused":

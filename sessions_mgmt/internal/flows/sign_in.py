@@ -11,6 +11,7 @@ sign-in commits once, as in plain Django, and one that fails leaves nothing behi
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -23,7 +24,7 @@ from django.utils.http import http_date
 from django.views.decorators.debug import sensitive_variables
 
 from ... import history, services
-from ...alerts import check_new_device
+from ...alerts import check_new_device, send_limit_alert
 from ...devices import describe
 from ...location import locate
 from ...models import DeviceSession
@@ -91,6 +92,18 @@ def begin(request: HttpRequest, user) -> DeviceSession:
     if after is not None:
         after()
     return row
+
+
+def refused(request: HttpRequest, user, limit: int) -> None:
+    """A sign-in with the right password that the device limit refused ("deny_new"): the
+    owner should know. Recorded in the history now, and the owner told by email once the
+    request's transaction (if any) has committed."""
+    device = DeviceSession(user=user, session_key="", **_device_fields(request))
+    history.sign_in_refused(device)
+    transaction.on_commit(
+        partial(send_limit_alert, request, device, limit),
+        using=router.db_for_write(DeviceSession),
+    )
 
 
 def _write_sign_in(request: HttpRequest, row: DeviceSession) -> Callable[[], None] | None:
