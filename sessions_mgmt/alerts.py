@@ -10,6 +10,7 @@ account gets no alert. ``SESSIONS_MGMT_NEW_DEVICE_ALERTS = False`` turns alerts 
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -102,10 +103,31 @@ def check_new_device(request: HttpRequest, row: DeviceSession) -> Callable[[], N
     return partial(_alert, request, row)
 
 
+def _within_cap(row: DeviceSession) -> tuple[bool, bool]:
+    """(whether this account may be mailed another alert this hour, whether it is the last
+    one the hour allows: ``SESSIONS_MGMT_NEW_DEVICE_ALERTS_PER_HOUR``). Counted in the
+    cache, per account and clock hour; a cache that fails lets the alert through."""
+    cap = app_settings.NEW_DEVICE_ALERTS_PER_HOUR
+    if cap is None:
+        return True, False
+    key = f"sessions_mgmt:alerts:{row.user_id}:{int(time.time() // 3600)}"
+    try:
+        _cache().add(key, 0, 3600)
+        count = _cache().incr(key)
+    except Exception as exc:
+        logger.warning("Could not count the new-device alerts of an account: %r", exc)
+        return True, False
+    return count <= cap, count == cap
+
+
 def _alert(request: HttpRequest, row: DeviceSession) -> None:
     _mark_seen(row)
+    allowed, last = _within_cap(row)
+    if not allowed:  # held back: the sign-in is on Your devices and in the history
+        logger.info("New-device alert for session %s held back (hourly cap)", row.public_id)
+        return
     try:
-        send_alert(request, row)
+        send_alert(request, row, held_back=last)
     except Exception:  # a mail server that is down must not stop the sign-in
         logger.exception("Could not send the new-device alert for session %s", row.public_id)
         return
@@ -157,7 +179,7 @@ def send_limit_alert(request: HttpRequest, device: DeviceSession, limit: int) ->
         logger.exception("Could not send the refused-sign-in alert to user %s", device.user_id)
 
 
-def send_alert(request: HttpRequest, row: DeviceSession) -> None:
+def send_alert(request: HttpRequest, row: DeviceSession, *, held_back: bool = False) -> None:
     user = get_user_model()._default_manager.get(pk=row.user_id)
     email = getattr(user, user.get_email_field_name(), "")
     if not email:
@@ -165,6 +187,9 @@ def send_alert(request: HttpRequest, row: DeviceSession) -> None:
     base = site_url(request)
     link = base + reverse("sessions_mgmt:not_me", args=[not_me_token(row)])
     context = {"user": user, "device": row, "not_me_url": link, "site": urlsplit(base).netloc}
+    # The last mail this hour allows says that further ones are held back, and where to look.
+    context["held_back"] = held_back
+    context["devices_url"] = base + reverse("sessions_mgmt:device_list")
     # In the account owner's language (a ``language`` attribute of the user, when the
     # project keeps one), else the site's: never the language of whoever signed in.
     with translation.override(getattr(user, "language", None) or settings.LANGUAGE_CODE):

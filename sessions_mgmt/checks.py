@@ -176,6 +176,11 @@ def _setting_problems() -> list[tuple[str, str]]:
     ):
         if not _is_count(getattr(app_settings, name), minimum):
             problems.append((name, f"a whole number of {unit}, at least {minimum}"))
+    per_hour = app_settings.NEW_DEVICE_ALERTS_PER_HOUR
+    if per_hour is not None and not _is_count(per_hour, 1):
+        problems.append(
+            ("NEW_DEVICE_ALERTS_PER_HOUR", "a whole number of mails, at least 1, or None")
+        )
     for name in ("SIGN_OUT_ON_PASSWORD_CHANGE", "NEW_DEVICE_ALERTS"):
         if not isinstance(getattr(app_settings, name), bool):
             problems.append((name, "True or False"))

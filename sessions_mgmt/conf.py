@@ -30,6 +30,7 @@ DEFAULTS = {
     "REAUTH": "auto",
     "NEW_DEVICE_ALERTS": True,
     "NEW_DEVICE_WINDOW": 90,
+    "NEW_DEVICE_ALERTS_PER_HOUR": 3,
     "PASSWORD_CHANGE_URL": None,  # see URL_DEFAULTS
     "PASSWORD_LIMITS": {},  # throttle.DEFAULT_LIMITS, each overridable; None: no limits
     "PASSWORD_LIMITS_CACHE": "default",

@@ -36,9 +36,9 @@ def test_side_effects_happen_after_the_commit(limit, user, sign_in, monkeypatch)
     seen = []
     real_send = alerts.send_alert
 
-    def send(request, row):
+    def send(request, row, **kwargs):
         seen.append(("mail", connection.in_atomic_block))
-        real_send(request, row)
+        real_send(request, row, **kwargs)
 
     def started(sender, device_session, **kwargs):
         seen.append(("signal", connection.in_atomic_block))
