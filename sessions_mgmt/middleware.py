@@ -2,8 +2,8 @@
 flow (``flows.request``: timeouts, touch, key change, sign-in commit), and turns a failure
 of that work into an answer. The rules and their order live in the flows.
 
-Sync and async (Django's ``sync_and_async_middleware`` shape) share one body: ``_before``
-and ``_after`` hold every step, and the two entry points differ only in how they wait for
+Sync and async (Django's ``sync_and_async_middleware`` shape) share one body: ``_before``,
+``_work`` and ``_finish`` hold every step, and the two entry points differ only in how they wait for
 the view and for I/O. Under ASGI an async view's request stays on the event loop: the
 steady state has nothing to do after the view, and deciding that reads only the loaded
 session; only real work (a touch, a sign-in, ending a timed-out session) moves to a
@@ -65,13 +65,11 @@ def _binds(request: HttpRequest) -> bool:
     return app_settings.DEVICE_BOUND and app_settings.SESSION_COOKIE_NAME in request.COOKIES
 
 
-def _before(request: HttpRequest, guarded: bool | None = None) -> bool:
+def _before(request: HttpRequest, checked: bool, guarded: bool) -> None:
     """Before the view, once the binding has let the request through: guard the user
-    where it must be (``timeouts.guarding``; ``guarded``, when the caller has worked that
-    out already); return whether timeouts are checked."""
-    if guarded if guarded is not None else timeouts.guarding():
+    where timeouts are ``checked`` or sessions from before may come back (``guarded``)."""
+    if checked or guarded:
         timeouts.guard_user(request)
-    return timeouts.needed()
 
 
 def _finish(request: HttpRequest, response: HttpResponse, failure: Exception | None):
@@ -107,7 +105,8 @@ class DeviceSessionMiddleware:
         refusal = binding.guard(request) if _binds(request) else None
         if refusal is not None:
             return refusal
-        checked = _before(request)
+        checked = timeouts.needed()
+        _before(request, checked, not checked and timeouts.guarding())
         token = context.handling(request)
         try:
             response = self.get_response(request)
@@ -125,7 +124,8 @@ class DeviceSessionMiddleware:
         refusal = await binding.aguard(request) if _binds(request) else None
         if refusal is not None:
             return refusal
-        checked = _before(request, await timeouts.aguarding())
+        checked = timeouts.needed()
+        _before(request, checked, not checked and await timeouts.aguarding())
         token = context.handling(request)
         try:
             response = await self.get_response(request)

@@ -77,12 +77,12 @@ def _needed() -> bool:
 
 
 def guarding() -> bool:
-    """Whether ``request.user`` must be guarded before the view: timeouts are checked, or
-    sessions from before may still come back (from before the app, ``unseen``; of a
-    backend since replaced, ``backend_paths``). Both windows are worked out together, on
-    the first request of a configuration (a query each, once per process), then it is a
-    clock comparison."""
-    return needed() or time.time() < app_settings.memo("guard_until", _guard_until)
+    """Whether ``request.user`` must be guarded before the view, beyond the timeouts
+    (``needed``): sessions from before may still come back (from before the app,
+    ``unseen``; of a backend since replaced, ``backend_paths``). Both windows are worked
+    out together, on the first request of a configuration (a query each, once per
+    process), then it is a clock comparison."""
+    return time.time() < app_settings.memo("guard_until", _guard_until)
 
 
 async def aguarding() -> bool:
@@ -90,7 +90,7 @@ async def aguarding() -> bool:
     until = app_settings.peek("guard_until")
     if until is None:
         return await sync_to_async(guarding)()
-    return needed() or time.time() < until
+    return time.time() < until
 
 
 def _guard_until() -> float:
